@@ -1,0 +1,22 @@
+"""Datasets, schemas, splits and reversible transforms."""
+
+from augment.data.schema import ColumnSpec, TableSchema, apply_overrides, infer_schema
+from augment.data.sources import BUILTIN, Dataset, load_dataset, make_dataset
+from augment.data.split import stratified_split, thin_classes
+from augment.data.transformers import ImageTransformer, Span, TableTransformer
+
+__all__ = [
+    "BUILTIN",
+    "ColumnSpec",
+    "Dataset",
+    "ImageTransformer",
+    "Span",
+    "TableSchema",
+    "TableTransformer",
+    "apply_overrides",
+    "infer_schema",
+    "load_dataset",
+    "make_dataset",
+    "stratified_split",
+    "thin_classes",
+]

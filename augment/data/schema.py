@@ -1,0 +1,233 @@
+"""Schema inference for tables: what kind each column is and what values it may take.
+
+Kinds:
+- "continuous": real-valued numbers;
+- "integer": numbers whose observed values are all whole (stored as int or float);
+- "categorical": strings, categories, booleans, or numbers declared categorical;
+- "datetime": timestamps (modelled as continuous time, restored as datetimes);
+- "id": all-unique strings, e.g. a customer key. Such a column carries no pattern to
+  learn and would be memorised; it must be dropped or declared another kind.
+
+The schema serialises to JSON and can be overridden with a mapping
+`{"column": kind | "drop"}` (see `apply_overrides`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from augment.errors import DataError
+
+ColumnKind = Literal["continuous", "integer", "categorical", "datetime", "id"]
+KINDS: tuple[str, ...] = ("continuous", "integer", "categorical", "datetime", "id")
+
+# Below this many rows, "every value is unique" says nothing about a column being an ID.
+MIN_ROWS_FOR_ID = 20
+
+
+def to_python(value: Any) -> Any:
+    """Turn numpy / pandas scalars into plain JSON-serialisable Python values."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    return value
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """What one column holds.
+
+    Attributes:
+        name: column name.
+        kind: one of KINDS.
+        dtype: the pandas dtype as a string, restored on decoding (e.g. "int64", "str").
+        nullable: whether the column has missing values.
+        null_rate: share of missing values in [0, 1].
+        min, max: observed bounds of numeric / datetime columns (datetimes in ns).
+        categories: observed values of a categorical column, sorted, without missing.
+    """
+
+    name: str
+    kind: ColumnKind
+    dtype: str
+    nullable: bool = False
+    null_rate: float = 0.0
+    min: float | None = None
+    max: float | None = None
+    categories: list[Any] | None = None
+
+
+@dataclass(frozen=True)
+class TableSchema:
+    """Ordered column specs of a table plus the name of its target column."""
+
+    columns: list[ColumnSpec]
+    target: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def column(self, name: str) -> ColumnSpec:
+        for spec in self.columns:
+            if spec.name == name:
+                return spec
+        raise DataError(f"column {name!r} is not in the schema; columns: {self.names}")
+
+    def unmodellable(self) -> list[ColumnSpec]:
+        """Columns that must be dropped or declared before a generator can fit."""
+        return [c for c in self.columns if c.kind == "id"]
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, default=to_python)
+
+    @classmethod
+    def from_json(cls, text: str) -> TableSchema:
+        try:
+            raw = json.loads(text)
+            columns = [ColumnSpec(**c) for c in raw["columns"]]
+            return cls(columns=columns, target=raw.get("target"), notes=raw.get("notes", []))
+        except (json.JSONDecodeError, KeyError, TypeError) as err:
+            raise DataError(f"not a valid schema JSON: {err}") from err
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(self.to_json())
+
+    @classmethod
+    def load(cls, path: str | Path) -> TableSchema:
+        return cls.from_json(Path(path).read_text())
+
+
+def _looks_like_datetime(values: pd.Series) -> bool:
+    """True when every non-null string parses as a date (checked on a sample)."""
+    sample = values.dropna().astype(str).head(200)
+    if sample.empty or not sample.str.contains(r"\d{4}|\d{1,2}[/:-]\d{1,2}", regex=True).all():
+        return False
+    parsed = pd.to_datetime(sample, errors="coerce", format="mixed")
+    return bool(parsed.notna().all())
+
+
+def infer_column(series: pd.Series) -> ColumnSpec:
+    """Infer the ColumnSpec of one column. An all-missing column is a DataError."""
+    name = str(series.name)
+    n = len(series)
+    nulls = int(series.isna().sum())
+    if n == 0 or nulls == n:
+        raise DataError(f"column {name!r} has no values (all {n} rows are missing); drop it")
+    common = dict(name=name, dtype=str(series.dtype), nullable=nulls > 0, null_rate=nulls / n)
+    values = series.dropna()
+    if pd.api.types.is_bool_dtype(series) or isinstance(series.dtype, pd.CategoricalDtype):
+        return ColumnSpec(kind="categorical", categories=_sorted_unique(values), **common)
+    if pd.api.types.is_datetime64_any_dtype(series):
+        as_ns = values.astype("int64")
+        return ColumnSpec(kind="datetime", min=float(as_ns.min()), max=float(as_ns.max()), **common)
+    if pd.api.types.is_numeric_dtype(series):
+        as_float = values.astype(float)
+        whole = bool(np.all(np.mod(as_float, 1.0) == 0.0))
+        return ColumnSpec(
+            kind="integer" if whole else "continuous",
+            min=float(as_float.min()),
+            max=float(as_float.max()),
+            **common,
+        )
+    # strings / objects
+    unique = values.nunique()
+    if unique == len(values) and len(values) >= MIN_ROWS_FOR_ID:
+        if _looks_like_datetime(values):
+            return ColumnSpec(kind="datetime", **common)
+        return ColumnSpec(kind="id", **common)
+    if _looks_like_datetime(values) and unique > 50:
+        return ColumnSpec(kind="datetime", **common)
+    return ColumnSpec(kind="categorical", categories=_sorted_unique(values), **common)
+
+
+def _sorted_unique(values: pd.Series) -> list[Any]:
+    unique = [to_python(v) for v in pd.unique(values)]
+    try:
+        return sorted(unique)
+    except TypeError:  # mixed types: order by their text
+        return sorted(unique, key=str)
+
+
+def infer_schema(X: pd.DataFrame, target: str | None = None) -> TableSchema:
+    """Infer the schema of the feature table `X` (target column excluded by the caller).
+
+    Datetime stored as text is parsed when the column is modelled; ID-like columns are
+    reported in `notes` and must be dropped or declared (see `apply_overrides`).
+    """
+    if X.shape[0] == 0:
+        raise DataError("the table has no rows")
+    if X.shape[1] == 0:
+        raise DataError("the table has no feature columns besides the target")
+    columns = [infer_column(X[name]) for name in X.columns]
+    notes = []
+    for spec in columns:
+        if spec.kind == "id":
+            notes.append(
+                f"column {spec.name!r} looks like an ID (every value is unique): drop it "
+                f"(--drop {spec.name}) or declare its kind"
+            )
+        elif spec.kind == "datetime":
+            notes.append(f"column {spec.name!r} is a datetime: modelled as continuous time")
+    return TableSchema(columns=columns, target=target, notes=notes)
+
+
+def apply_overrides(X: pd.DataFrame, schema: TableSchema, overrides: dict[str, str]) -> tuple[
+    pd.DataFrame, TableSchema
+]:
+    """Drop or re-declare columns.
+
+    Args:
+        X: the feature table the schema describes.
+        schema: the inferred schema.
+        overrides: {column: "drop" | kind}. Declaring "categorical" makes the column's
+            observed values its category set; declaring a numeric kind on text that is
+            not numeric is an error naming the column.
+
+    Returns:
+        the table without dropped columns and the schema that describes it.
+    """
+    known = set(schema.names)
+    for name, kind in overrides.items():
+        if name not in known:
+            raise DataError(f"schema override names unknown column {name!r}; columns: {schema.names}")
+        if kind != "drop" and kind not in KINDS:
+            raise DataError(
+                f"schema override for {name!r} must be 'drop' or one of {list(KINDS)}, got {kind!r}"
+            )
+    drop = [n for n, k in overrides.items() if k == "drop"]
+    X = X.drop(columns=drop)
+    columns = []
+    for spec in schema.columns:
+        if spec.name in drop:
+            continue
+        kind = overrides.get(spec.name, spec.kind)
+        columns.append(spec if kind == spec.kind else _redeclare(X[spec.name], spec, kind))
+    notes = [n for n in schema.notes if not any(repr(c) in n for c in overrides)]
+    return X, replace(schema, columns=columns, notes=notes)
+
+
+def _redeclare(series: pd.Series, spec: ColumnSpec, kind: str) -> ColumnSpec:
+    values = series.dropna()
+    if kind == "categorical":
+        return replace(spec, kind="categorical", categories=_sorted_unique(values), min=None, max=None)
+    if kind in ("continuous", "integer"):
+        numeric = pd.to_numeric(values, errors="coerce")
+        if numeric.isna().any():
+            raise DataError(f"column {spec.name!r} cannot be declared {kind}: it holds non-numbers")
+        return replace(spec, kind=kind, categories=None, min=float(numeric.min()),
+                       max=float(numeric.max()))
+    if kind == "datetime":
+        parsed = pd.to_datetime(values, errors="coerce", format="mixed")
+        if parsed.isna().any():
+            raise DataError(f"column {spec.name!r} cannot be declared datetime: unparseable values")
+        return replace(spec, kind="datetime", categories=None)
+    return replace(spec, kind=kind)  # "id": only useful to force a column out
