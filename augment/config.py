@@ -26,12 +26,16 @@ def _check_type(value: Any, annotation: Any, where: str) -> Any:
             raise ConfigError(f"{where} must be one of {list(get_args(annotation))}, got {value!r}")
         return value
     if origin in (typing.Union, types.UnionType):
-        errors = []
-        for option in get_args(annotation):
+        options = [a for a in get_args(annotation) if a is not type(None)]
+        if value is None and len(options) < len(get_args(annotation)):
+            return None
+        if len(options) == 1:  # Optional[X]: X's own, more precise, message
+            return _check_type(value, options[0], where)
+        for option in options:
             try:
                 return _check_type(value, option, where)
-            except ConfigError as err:
-                errors.append(str(err))
+            except ConfigError:
+                continue
         raise ConfigError(f"{where} has the wrong type: {value!r} ({type(value).__name__})")
     if annotation is type(None):
         if value is not None:

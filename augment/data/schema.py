@@ -51,7 +51,9 @@ class ColumnSpec:
         nullable: whether the column has missing values.
         null_rate: share of missing values in [0, 1].
         min, max: observed bounds of numeric / datetime columns (datetimes in ns).
-        categories: observed values of a categorical column, sorted, without missing.
+        categories: values of a categorical column without missing: sorted observed
+            values, or the declared categories (in order) of a pandas categorical.
+        ordered: whether a pandas categorical is ordered.
     """
 
     name: str
@@ -62,6 +64,7 @@ class ColumnSpec:
     min: float | None = None
     max: float | None = None
     categories: list[Any] | None = None
+    ordered: bool = False
 
 
 @dataclass(frozen=True)
@@ -124,10 +127,14 @@ def infer_column(series: pd.Series) -> ColumnSpec:
         raise DataError(f"column {name!r} has no values (all {n} rows are missing); drop it")
     common = dict(name=name, dtype=str(series.dtype), nullable=nulls > 0, null_rate=nulls / n)
     values = series.dropna()
-    if pd.api.types.is_bool_dtype(series) or isinstance(series.dtype, pd.CategoricalDtype):
+    if isinstance(series.dtype, pd.CategoricalDtype):  # keep the declared order and set
+        categories = [to_python(c) for c in series.cat.categories]
+        return ColumnSpec(kind="categorical", categories=categories,
+                          ordered=bool(series.cat.ordered), **common)
+    if pd.api.types.is_bool_dtype(series):
         return ColumnSpec(kind="categorical", categories=_sorted_unique(values), **common)
     if pd.api.types.is_datetime64_any_dtype(series):
-        as_ns = values.astype("int64")
+        as_ns = values.astype("datetime64[ns]").astype("int64")
         return ColumnSpec(kind="datetime", min=float(as_ns.min()), max=float(as_ns.max()), **common)
     if pd.api.types.is_numeric_dtype(series):
         as_float = values.astype(float)

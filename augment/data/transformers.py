@@ -102,7 +102,8 @@ class TableTransformer:
             series = X[spec.name]
             if spec.kind == "datetime":
                 ns = pd.to_datetime(series, errors="coerce", format="mixed")
-                values = ns.astype("int64").astype(float).where(ns.notna(), np.nan)
+                as_ns = ns.astype("datetime64[ns]").astype("int64").astype(float)
+                values = as_ns.where(ns.notna(), np.nan)
                 columns.append(np.asarray(values, dtype=float))
             else:
                 columns.append(pd.to_numeric(series, errors="coerce").to_numpy(dtype=float))
@@ -249,7 +250,7 @@ def _restore(values: np.ndarray, spec: ColumnSpec) -> pd.Series:
     if spec.kind == "categorical":
         series = pd.Series(values, name=spec.name, dtype=object)
         if spec.dtype == "category":
-            return series.astype(pd.CategoricalDtype(spec.categories))
+            return series.astype(pd.CategoricalDtype(spec.categories, ordered=spec.ordered))
         if spec.nullable and spec.dtype in ("bool", "int64", "int32"):
             return series  # NaN cannot live in these dtypes; pandas read them as object
         return series.astype(spec.dtype)

@@ -1,0 +1,57 @@
+"""Reading and writing dataset splits on disk.
+
+Tables are parquet files holding the features and the target column (dtypes kept);
+images are NPZ files with arrays X [N, ...] and y [N] (labels as int or unicode,
+never pickled objects). The schema of a prepared table sits beside it as schema.json.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from augment.data.schema import TableSchema
+from augment.data.sources import Dataset, make_dataset
+from augment.errors import DataError
+
+
+def split_filename(ds: Dataset, split: str) -> str:
+    return f"{split}.parquet" if ds.modality == "table" else f"{split}.npz"
+
+
+def write_split(ds: Dataset, path: Path) -> None:
+    """Write one split to `path` (.parquet for tables, .npz for images)."""
+    if ds.modality == "table":
+        frame = ds.X.copy()
+        frame[ds.target] = ds.y
+        frame.to_parquet(path, index=False)
+    else:
+        labels = ds.y if ds.y.dtype != object else ds.y.astype(str)
+        with open(path, "wb") as handle:
+            np.savez_compressed(handle, X=ds.X, y=labels)
+
+
+def read_split(path: str | Path, name: str | None = None) -> Dataset:
+    """Read a split written by `write_split`; a table's schema.json is used when present."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"no such split file: {path}")
+    schema_file = path.parent / "schema.json"
+    if path.suffix == ".parquet":
+        schema = TableSchema.load(schema_file) if schema_file.is_file() else None
+        try:
+            frame = pd.read_parquet(path)
+        except Exception as err:
+            raise DataError(f"cannot read {path}: {err}") from err
+        target = schema.target if schema else frame.columns[-1]
+        if target not in frame.columns:
+            raise DataError(f"{path} lacks the target column {target!r}")
+        y = frame[target].to_numpy()
+        X = frame.drop(columns=[target])
+        return make_dataset(name or path.stem, X, y, target=target, schema=schema)
+    if path.suffix == ".npz":
+        with np.load(path, allow_pickle=False) as data:
+            return make_dataset(name or path.stem, data["X"], data["y"])
+    raise DataError(f"unsupported split file {path} (expected .parquet or .npz)")

@@ -1,0 +1,418 @@
+"""The Generator contract shared by every family (VAE, GAN, diffusion).
+
+```python
+gen = get_generator("vae", epochs=50, seed=0)     # hyperparameters only
+gen.fit(X, y)                                     # DataFrame or images [N,H,W] / [N,C,H,W]
+X_syn, y_syn = gen.sample({"a": 120, "b": 30}, seed=1)
+gen.save(path); gen = load_generator(path)
+```
+
+This module owns everything that is the same for all families: input checks, the
+transformer, label encoding, the epoch loop with checkpoints and resume, exact
+per-class sampling, decoding, and the on-disk format. A family subclass supplies:
+
+- `Config`: a frozen dataclass of hyperparameters (subclass of `BaseConfig`);
+- `_build(info)`: create its networks in `self.modules_` and optimisers in
+  `self.optimizers_` (called inside a seeded RNG scope, so initial weights follow
+  `seed`);
+- `_train_step(x, labels, rng)`: one optimisation step on a batch, returns losses;
+- `_generate(labels, rng)`: model-space samples [N, D] or [N, C, H, W] for the given
+  class indices.
+
+Determinism without touching the caller's RNGs: torch's global RNG is forked
+(`torch.random.fork_rng`) and seeded inside `fit` and `sample`, so network init,
+dropout and noise follow `seed` and the caller's RNG state is restored afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from augment.config import from_dict
+from augment.data.schema import to_python
+from augment.data.transformers import ImageTransformer, Span, TableTransformer
+from augment.errors import ConfigError, DataError, ModelError
+
+FORMAT = "augment-generator"
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class BaseConfig:
+    """Hyperparameters every family has. Families extend this dataclass."""
+
+    epochs: int = 100
+    batch_size: int = 256
+    lr: float = 1e-3
+    seed: int = 0
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    checkpoint_every: int = 10  # epochs between checkpoints when fit(checkpoint_dir=...)
+    progress: Literal["auto", "always", "never"] = "auto"
+
+
+@dataclass(frozen=True)
+class DataInfo:
+    """What `_build` needs to know about the encoded data.
+
+    Attributes:
+        modality: "table" or "image".
+        n_classes: number of classes (labels are indices 0..n_classes-1).
+        dim: width D of the encoded table matrix (tables).
+        spans: column spans of the encoded matrix (tables).
+        image_shape: (C, H, W) of the encoded images (images).
+        class_counts: training rows per class index.
+    """
+
+    modality: Literal["table", "image"]
+    n_classes: int
+    class_counts: tuple[int, ...]
+    dim: int = 0
+    spans: tuple[Span, ...] = ()
+    image_shape: tuple[int, int, int] = (0, 0, 0)
+
+
+class Generator(ABC):
+    """Base class; see the module docstring for the contract."""
+
+    name: ClassVar[str] = "base"
+    Config: ClassVar[type[BaseConfig]] = BaseConfig
+
+    def __init__(self, **params: Any) -> None:
+        self.params = params
+        self.config = from_dict(self.Config, params, where=self.name)
+
+    # ---- hooks for families ------------------------------------------------------
+    @abstractmethod
+    def _build(self, info: DataInfo) -> None:
+        """Create `self.modules_` {name: nn.Module} and `self.optimizers_` {name: Optimizer}."""
+
+    @abstractmethod
+    def _train_step(self, x: torch.Tensor, labels: torch.Tensor, rng: torch.Generator
+                    ) -> dict[str, float]:
+        """One optimisation step on a batch x [B, D] or [B, C, H, W], labels [B]; losses."""
+
+    @abstractmethod
+    def _generate(self, labels: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
+        """Model-space samples [N, D] or [N, C, H, W] for class indices `labels` [N]."""
+
+    def _end_epoch(self, epoch: int) -> dict[str, float]:
+        """Extra per-epoch figures for the training curve (e.g. a diversity score)."""
+        return {}
+
+    # ---- fitting --------------------------------------------------------------------
+    @property
+    def device(self) -> torch.device:
+        wanted = self.config.device
+        if wanted == "cuda" and not torch.cuda.is_available():
+            raise ConfigError("device 'cuda' was asked for but CUDA is not available")
+        if wanted == "auto":
+            wanted = "cuda" if torch.cuda.is_available() else "cpu"
+        return torch.device(wanted)
+
+    def fit(self, X: pd.DataFrame | np.ndarray, y: Any, checkpoint_dir: str | Path | None = None
+            ) -> Generator:
+        """Train on features `X` and labels `y` [N].
+
+        With `checkpoint_dir`, state is saved there every `checkpoint_every` epochs and a
+        later call with the same directory, data and params resumes from it.
+        """
+        data, labels = self._prepare(X, y)
+        ckpt = Path(checkpoint_dir) / "checkpoint.pt" if checkpoint_dir else None
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.config.seed)
+            self._build(self.info_)
+            for module in self.modules_.values():
+                module.to(self.device)
+            rng = torch.Generator().manual_seed(self.config.seed + 1)
+            self.curve_: list[dict] = []
+            start = self._resume(ckpt, rng) if ckpt else 0
+            self._train(data, labels, rng, start, ckpt)
+        for module in self.modules_.values():
+            module.eval()
+        return self
+
+    def _prepare(self, X: Any, y: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        """Check inputs, fit the transformer, encode labels. Sets info_/classes_."""
+        y = np.asarray(y)
+        if y.ndim != 1:
+            raise DataError(f"labels must be one-dimensional, got shape {y.shape}")
+        if len(y) != len(X):
+            raise DataError(f"{len(X)} rows of features but {len(y)} labels")
+        if len(y) == 0:
+            raise DataError("no training rows")
+        if pd.isna(pd.Series(y)).any():
+            raise DataError("some labels are missing (NaN/None)")
+        classes, index, counts = np.unique(y, return_inverse=True, return_counts=True)
+        if len(classes) < 2:
+            raise DataError(f"only one class ({classes[0]!r}); need at least two")
+        small = {to_python(c): int(n) for c, n in zip(classes, counts, strict=True) if n < 2}
+        if small:
+            raise DataError(f"classes with fewer than 2 training rows: {small}")
+        self.classes_ = [to_python(c) for c in classes]
+        self.label_dtype_ = y.dtype.str if y.dtype != object else "object"
+        if isinstance(X, pd.DataFrame):
+            self.transformer_ = TableTransformer().fit(X)
+            encoded = self.transformer_.transform(X)
+            spans = tuple(self.transformer_.spans)
+            self.info_ = DataInfo("table", len(classes), tuple(map(int, counts)),
+                                  dim=encoded.shape[1], spans=spans)
+        elif isinstance(X, np.ndarray):
+            self.transformer_ = ImageTransformer().fit(X)
+            encoded = self.transformer_.transform(X)
+            self.info_ = DataInfo("image", len(classes), tuple(map(int, counts)),
+                                  image_shape=self.transformer_.tensor_shape)
+        else:
+            raise DataError(f"X must be a DataFrame or an image ndarray, got {type(X).__name__}")
+        if self.config.batch_size < 1 or self.config.epochs < 0:
+            raise ConfigError("batch_size must be >= 1 and epochs >= 0")
+        return torch.from_numpy(encoded), torch.from_numpy(index.astype(np.int64))
+
+    def _train(self, data: torch.Tensor, labels: torch.Tensor, rng: torch.Generator,
+               start: int, ckpt: Path | None) -> None:
+        from tqdm.auto import tqdm
+
+        n = len(data)
+        batch = min(self.config.batch_size, n)
+        show = {"always": True, "never": False}.get(self.config.progress, sys.stderr.isatty())
+        bar = tqdm(range(start, self.config.epochs), desc=f"fit {self.name}", disable=not show,
+                   initial=start, total=self.config.epochs)
+        for module in self.modules_.values():
+            module.train()
+        for epoch in bar:
+            order = torch.randperm(n, generator=rng)
+            totals: dict[str, float] = {}
+            steps = 0
+            for begin in range(0, n - batch + 1, batch):  # drop the ragged last batch
+                idx = order[begin : begin + batch]
+                losses = self._train_step(data[idx].to(self.device), labels[idx].to(self.device),
+                                          rng)
+                for key, value in losses.items():
+                    totals[key] = totals.get(key, 0.0) + float(value)
+                steps += 1
+            row = {"epoch": epoch + 1, **{k: v / max(steps, 1) for k, v in totals.items()}}
+            row.update(self._end_epoch(epoch))
+            self.curve_.append(row)
+            bar.set_postfix({k: f"{v:.3g}" for k, v in row.items() if k != "epoch"})
+            last = epoch + 1 == self.config.epochs
+            if ckpt and ((epoch + 1) % self.config.checkpoint_every == 0 or last):
+                self._checkpoint(ckpt, epoch + 1, rng)
+
+    # ---- checkpoints ----------------------------------------------------------------
+    def _checkpoint(self, path: Path, epoch: int, rng: torch.Generator) -> None:
+        state = {
+            "epoch": epoch,
+            "params": json.dumps(self.params, sort_keys=True),
+            "fingerprint": self._data_key(),
+            "curve": json.dumps(self.curve_),
+            "rng": rng.get_state(),
+            "torch_rng": torch.get_rng_state(),
+            "modules": {k: m.state_dict() for k, m in self.modules_.items()},
+            "optimizers": {k: o.state_dict() for k, o in self.optimizers_.items()},
+        }
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        torch.save(state, tmp)
+        os.replace(tmp, path)
+
+    def _resume(self, path: Path, rng: torch.Generator) -> int:
+        if not path.exists():
+            return 0
+        try:
+            state = torch.load(path, map_location=self.device, weights_only=True)
+        except Exception as err:
+            raise ModelError(f"cannot read checkpoint {path}: {err}") from err
+        if state.get("params") != json.dumps(self.params, sort_keys=True) or state.get(
+            "fingerprint") != self._data_key():
+            raise ModelError(
+                f"checkpoint {path} was written for other data or params; "
+                "remove it or use another directory"
+            )
+        for key, module in self.modules_.items():
+            module.load_state_dict(state["modules"][key])
+        for key, optimizer in self.optimizers_.items():
+            optimizer.load_state_dict(state["optimizers"][key])
+        rng.set_state(state["rng"])
+        torch.set_rng_state(state["torch_rng"])
+        self.curve_ = json.loads(state["curve"])
+        return int(state["epoch"])
+
+    def _data_key(self) -> str:
+        config, arrays = self.transformer_.get_state()
+        return json.dumps([config, self.classes_, list(self.info_.class_counts)], sort_keys=True,
+                          default=str)
+
+    # ---- sampling -------------------------------------------------------------------
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "modules_") or not hasattr(self, "classes_"):
+            raise ModelError(f"{self.name} generator is not fitted: call fit() or load one")
+
+    def resolve_counts(self, counts: Mapping[Any, int]) -> list[tuple[int, int]]:
+        """Map {label: n} to [(class index, n)], accepting labels by value or by text."""
+        self._check_fitted()
+        if not isinstance(counts, Mapping) or not counts:
+            raise DataError("counts must be a non-empty mapping {class: number of rows}")
+        by_text = {str(c): i for i, c in enumerate(self.classes_)}
+        resolved = []
+        for label, n in counts.items():
+            label = to_python(label)
+            if label in self.classes_:
+                index = self.classes_.index(label)
+            elif str(label) in by_text:
+                index = by_text[str(label)]
+            else:
+                raise DataError(f"unknown class {label!r}; classes are {self.classes_}")
+            if isinstance(n, bool) or not isinstance(to_python(n), int):
+                raise DataError(f"count for class {label!r} must be an integer, got {n!r}")
+            if n < 0:
+                raise DataError(f"count for class {label!r} is negative ({n})")
+            resolved.append((index, int(n)))
+        return resolved
+
+    @torch.no_grad()
+    def sample(self, counts: Mapping[Any, int], seed: int = 0, batch_size: int = 4096
+               ) -> tuple[pd.DataFrame | np.ndarray, np.ndarray]:
+        """Exactly `counts[c]` rows of each class `c`, grouped by class in the given order.
+
+        Returns:
+            (X_syn, y_syn): same columns/dtypes/categories as the training table, or
+            images with the training shape and dtype; labels [N] with the training dtype.
+        """
+        resolved = self.resolve_counts(counts)
+        labels = torch.cat([torch.full((n,), i, dtype=torch.long) for i, n in resolved])
+        chunks = []
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            rng = torch.Generator().manual_seed(seed)
+            for module in self.modules_.values():
+                module.eval()
+            for begin in range(0, len(labels), batch_size):
+                part = labels[begin : begin + batch_size].to(self.device)
+                chunks.append(self._generate(part, rng).float().cpu())
+        encoded = torch.cat(chunks).numpy() if chunks else np.zeros((0, *self._encoded_shape()))
+        X_syn = self.transformer_.inverse_transform(encoded)
+        y_syn = np.asarray([self.classes_[i] for i in labels.tolist()], dtype=self.label_dtype_)
+        return X_syn, y_syn
+
+    def _encoded_shape(self) -> tuple[int, ...]:
+        return (self.info_.dim,) if self.info_.modality == "table" else self.info_.image_shape
+
+    # ---- persistence ----------------------------------------------------------------
+    def save(self, path: str | Path) -> Path:
+        """Write config.json + weights.safetensors + curve.json into folder `path`.
+
+        The folder is written beside its destination and renamed into place, so an
+        interrupted save leaves the previous model (or none), never half of one.
+        """
+        from safetensors.torch import save_file
+
+        self._check_fitted()
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        t_config, t_arrays = self.transformer_.get_state()
+        config = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "family": self.name,
+            "params": self.params,
+            "classes": self.classes_,
+            "label_dtype": self.label_dtype_,
+            "info": {**asdict(self.info_), "spans": [asdict(s) for s in self.info_.spans]},
+            "transformer": t_config,
+        }
+        tensors = {f"transformer.{k}": torch.from_numpy(np.ascontiguousarray(v))
+                   for k, v in t_arrays.items()}
+        for key, module in self.modules_.items():
+            for name, value in module.state_dict().items():
+                tensors[f"{key}.{name}"] = value.detach().cpu().contiguous()
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+        try:
+            (tmp / "config.json").write_text(json.dumps(config, indent=2, default=to_python))
+            (tmp / "curve.json").write_text(json.dumps(self.curve_, indent=1))
+            save_file(tensors, str(tmp / "weights.safetensors"))
+            if path.exists():
+                old = path.with_name(f".{path.name}.old")
+                shutil.rmtree(old, ignore_errors=True)
+                os.replace(path, old)
+                os.replace(tmp, path)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                os.replace(tmp, path)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return path
+
+    @classmethod
+    def _from_saved(cls, config: dict, tensors: dict[str, torch.Tensor], curve: list) -> Generator:
+        self = cls(**config["params"])
+        info = dict(config["info"])
+        info["spans"] = tuple(Span(**s) for s in info["spans"])
+        info["class_counts"] = tuple(info["class_counts"])
+        info["image_shape"] = tuple(info["image_shape"])
+        self.info_ = DataInfo(**info)
+        self.classes_ = list(config["classes"])
+        self.label_dtype_ = config["label_dtype"]
+        arrays = {k.removeprefix("transformer."): v.numpy() for k, v in tensors.items()
+                  if k.startswith("transformer.")}
+        transformer_cls = TableTransformer if self.info_.modality == "table" else ImageTransformer
+        self.transformer_ = transformer_cls.from_state(config["transformer"], arrays)
+        with torch.random.fork_rng(devices=[]):
+            self._build(self.info_)
+        for key, module in self.modules_.items():
+            prefix = f"{key}."
+            state = {k.removeprefix(prefix): v for k, v in tensors.items() if k.startswith(prefix)}
+            module.load_state_dict(state)
+            module.to(self.device).eval()
+        self.curve_ = curve
+        return self
+
+
+def load_generator(path: str | Path) -> Generator:
+    """Load a model folder written by `Generator.save`; no code is unpickled."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    from augment.generators.registry import generator_class
+
+    path = Path(path)
+    config_file, weights_file = path / "config.json", path / "weights.safetensors"
+    if not config_file.is_file() or not weights_file.is_file():
+        raise ModelError(f"{path} is not a saved generator (needs config.json and "
+                         "weights.safetensors)")
+    try:
+        config = json.loads(config_file.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ModelError(f"{config_file} is not valid JSON: {err}") from err
+    if not isinstance(config, dict) or config.get("format") != FORMAT:
+        raise ModelError(f"{config_file} is not an augment generator config")
+    if config.get("format_version") != FORMAT_VERSION:
+        raise ModelError(f"{path} has format version {config.get('format_version')}; "
+                         f"this version reads {FORMAT_VERSION}")
+    try:
+        tensors = load_file(str(weights_file))
+    except (SafetensorError, OSError, ValueError) as err:
+        raise ModelError(f"{weights_file} is corrupt: {err}") from err
+    curve_file = path / "curve.json"
+    curve = json.loads(curve_file.read_text()) if curve_file.is_file() else []
+    try:
+        return generator_class(config["family"])._from_saved(config, tensors, curve)
+    except (KeyError, RuntimeError, TypeError) as err:
+        raise ModelError(f"{path} does not match its config: {err}") from err
+
+
+def module_parameters(modules: Mapping[str, nn.Module], *keys: str) -> list[nn.Parameter]:
+    """Parameters of the named modules, for building an optimiser."""
+    return [p for key in keys for p in modules[key].parameters()]

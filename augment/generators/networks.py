@@ -1,0 +1,132 @@
+"""Network building blocks shared by the generator families (forward passes only).
+
+Family-specific networks (the diffusion U-Net, GAN critics) live beside their
+family; what several families use is here.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from augment.data.transformers import Span
+
+
+class LabelEmbedding(nn.Module):
+    """Class index -> vector, with an extra learned "null" class at index n_classes.
+
+    The null class is what classifier-free guidance drops labels to (Ho & Salimans,
+    2022, https://arxiv.org/abs/2207.12598).
+    """
+
+    def __init__(self, n_classes: int, dim: int) -> None:
+        super().__init__()
+        self.n_classes = n_classes
+        self.table = nn.Embedding(n_classes + 1, dim)
+
+    def forward(self, labels: torch.Tensor) -> torch.Tensor:
+        """labels [B] int64 in 0..n_classes (n_classes = null) -> [B, dim]."""
+        return self.table(labels)
+
+    def null(self, batch: int, device: torch.device) -> torch.Tensor:
+        return torch.full((batch,), self.n_classes, dtype=torch.long, device=device)
+
+
+class SinusoidalEmbedding(nn.Module):
+    """Scalar (e.g. diffusion timestep) -> [B, dim] sin/cos features (Vaswani et al.)."""
+
+    def __init__(self, dim: int, max_period: float = 10_000.0) -> None:
+        super().__init__()
+        self.dim = dim
+        self.max_period = max_period
+
+    def forward(self, t: torch.Tensor) -> torch.Tensor:
+        half = self.dim // 2
+        freqs = torch.exp(
+            -math.log(self.max_period) * torch.arange(half, device=t.device, dtype=torch.float32) / half
+        )
+        args = t.float()[:, None] * freqs[None]
+        emb = torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
+        return F.pad(emb, (0, self.dim % 2))
+
+
+class ResidualBlock(nn.Module):
+    """x + MLP(norm(x) conditioned by FiLM on `cond`): the table networks' unit."""
+
+    def __init__(self, width: int, cond_dim: int, dropout: float = 0.0) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(width)
+        self.film = nn.Linear(cond_dim, 2 * width)
+        self.body = nn.Sequential(
+            nn.Linear(width, width), nn.SiLU(), nn.Dropout(dropout), nn.Linear(width, width)
+        )
+
+    def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        scale, shift = self.film(cond).chunk(2, dim=-1)
+        return x + self.body(self.norm(x) * (1 + scale) + shift)
+
+
+class ConditionalMLP(nn.Module):
+    """[B, in_dim] + condition [B, cond_dim] -> [B, out_dim] through residual blocks."""
+
+    def __init__(self, in_dim: int, out_dim: int, cond_dim: int, width: int = 256,
+                 depth: int = 3, dropout: float = 0.0) -> None:
+        super().__init__()
+        self.inp = nn.Linear(in_dim, width)
+        self.blocks = nn.ModuleList(ResidualBlock(width, cond_dim, dropout) for _ in range(depth))
+        self.out = nn.Sequential(nn.LayerNorm(width), nn.SiLU(), nn.Linear(width, out_dim))
+
+    def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        h = self.inp(x)
+        for block in self.blocks:
+            h = block(h, cond)
+        return self.out(h)
+
+
+def activate_spans(raw: torch.Tensor, spans: Sequence[Span], tau: float | None = None,
+                   hard: bool = False, rng: torch.Generator | None = None) -> torch.Tensor:
+    """Turn raw network output [B, D] into the transformer's encoding.
+
+    Continuous dims pass through; each softmax span becomes a softmax (or, with `tau`,
+    a Gumbel-softmax drawn with `rng`; `hard` gives one-hot with straight-through
+    gradients).
+    """
+    parts = []
+    for span in spans:
+        block = raw[:, span.start : span.end]
+        if span.kind == "continuous":
+            parts.append(block)
+            continue
+        if tau is not None:
+            u = torch.rand(block.shape, generator=rng, device="cpu").to(block.device)
+            gumbel = -torch.log(-torch.log(u.clamp_min(1e-10)).clamp_min(1e-10))
+            soft = F.softmax((block + gumbel) / tau, dim=-1)
+        else:
+            soft = F.softmax(block, dim=-1)
+        if hard:
+            index = soft.argmax(dim=-1, keepdim=True)
+            one_hot = torch.zeros_like(soft).scatter_(-1, index, 1.0)
+            soft = one_hot + soft - soft.detach()
+        parts.append(soft)
+    return torch.cat(parts, dim=-1)
+
+
+def span_reconstruction_loss(raw: torch.Tensor, target: torch.Tensor, spans: Sequence[Span]
+                             ) -> torch.Tensor:
+    """Sum over spans of MSE (continuous) and cross-entropy (softmax), mean over the batch.
+
+    raw: decoder output [B, D] (logits for softmax spans); target: encoded data [B, D].
+    """
+    total = raw.new_zeros(())
+    for span in spans:
+        pred = raw[:, span.start : span.end]
+        true = target[:, span.start : span.end]
+        if span.kind == "continuous":
+            total = total + F.mse_loss(pred, true, reduction="sum") / len(raw)
+        else:
+            total = total + F.cross_entropy(pred, true.argmax(dim=-1), reduction="sum") / len(raw)
+    return total

@@ -1,0 +1,70 @@
+"""Stage `prepare`: raw dataset -> data/prepared/<ds>/{train,val,test} + schema.json.
+
+    python -m pipelines.prepare [--dataset NAME ...] [--params params.yaml]
+
+The optional `thin` setting of a dataset removes most rows of some classes from the
+training split only (val/test keep the real distribution), to build an imbalanced
+scenario from balanced data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from augment.data import load_dataset, stratified_split, thin_classes
+from augment.data.storage import split_filename, write_split
+from augment.errors import AugmentError
+from augment.io import atomic_dir, write_json
+from pipelines.params import dataset_params, load_params, prepare_params
+
+PREPARED = Path("data/prepared")
+
+
+def prepare(name: str, params: dict, out_root: Path = PREPARED) -> Path:
+    """Load, split and write dataset `name`; returns its prepared folder."""
+    ds_params = dataset_params(params, name)
+    split = prepare_params(params)
+    overrides = {c: "drop" for c in ds_params.drop} | ds_params.declare
+    ds = load_dataset(ds_params.source, ds_params.target, overrides=overrides or None)
+    train, val, test = stratified_split(ds, split.val, split.test, seed=split.seed)
+    if ds_params.thin:
+        train = thin_classes(train, ds_params.thin.classes, ds_params.thin.keep, seed=split.seed)
+    out = out_root / name
+    with atomic_dir(out) as tmp:
+        for split_name, part in (("train", train), ("val", val), ("test", test)):
+            write_split(part, tmp / split_filename(ds, split_name))
+        if ds.schema is not None:
+            ds.schema.save(tmp / "schema.json")
+        write_json(tmp / "info.json", {
+            "name": name,
+            "source": ds_params.source,
+            "modality": ds.modality,
+            "fingerprint": ds.fingerprint,
+            "classes": ds.classes,
+            "counts": {k: p.class_counts() for k, p in
+                       (("train", train), ("val", val), ("test", test))},
+        })
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", action="append", help="dataset name (default: all)")
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--out", default=str(PREPARED))
+    args = parser.parse_args(argv)
+    try:
+        params = load_params(args.params)
+        for name in args.dataset or list(params.get("datasets") or {}):
+            out = prepare(name, params, Path(args.out))
+            print(f"prepared {name} -> {out}")
+    except AugmentError as err:
+        print(f"prepare: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,65 @@
+"""Shared fixtures: a small mixed-type table and tiny images, built in code."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+
+def make_mixed_table(n: int = 240, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
+    """A table with NaNs, skewed and bimodal numerics, rare categories, imbalanced labels.
+
+    Returns (X [n, 8] DataFrame, y [n] object labels: "major" 75%, "minor" 20%, "rare" 5%).
+    """
+    rng = np.random.default_rng(seed)
+    income = rng.lognormal(mean=10, sigma=1.0, size=n)  # skewed
+    bimodal = np.where(rng.random(n) < 0.5, rng.normal(-3, 0.5, n), rng.normal(4, 1.0, n))
+    age = rng.integers(18, 90, size=n).astype("int64")
+    hours = rng.integers(1, 60, size=n).astype(float)
+    hours[rng.random(n) < 0.1] = np.nan  # integer-valued with missing values
+    colour = rng.choice(["red", "green", "blue", "violet"], p=[0.5, 0.3, 0.18, 0.02], size=n)
+    colour = pd.Series(colour, dtype="str")
+    colour[rng.random(n) < 0.08] = np.nan
+    flag = rng.random(n) < 0.3
+    size = pd.Categorical(rng.choice(["S", "M", "L"], size=n), categories=["S", "M", "L"])
+    X = pd.DataFrame({
+        "income": income,
+        "bimodal": bimodal,
+        "age": age,
+        "hours": hours,
+        "colour": colour,
+        "flag": flag,
+        "size": size,
+        "score": np.round(rng.normal(0, 1, n), 3),
+    })
+    y = rng.choice(["major", "minor", "rare"], p=[0.75, 0.2, 0.05], size=n).astype(object)
+    return X, y
+
+
+@pytest.fixture
+def mixed_table() -> tuple[pd.DataFrame, np.ndarray]:
+    return make_mixed_table()
+
+
+@pytest.fixture
+def tiny_images() -> tuple[np.ndarray, np.ndarray]:
+    """uint8 images [60, 8, 8] of 3 classes (bright square in a class-specific corner)."""
+    rng = np.random.default_rng(0)
+    n = 60
+    y = np.repeat(np.arange(3), n // 3).astype(np.int64)
+    X = rng.integers(0, 40, size=(n, 8, 8)).astype(np.uint8)
+    for i, label in enumerate(y):
+        r, c = [(0, 0), (0, 4), (4, 0)][label]
+        X[i, r : r + 4, c : c + 4] += 200
+    return X, y
+
+
+@pytest.fixture
+def mixed_csv(tmp_path, mixed_table):
+    X, y = mixed_table
+    frame = X.copy()
+    frame["label"] = y
+    path = tmp_path / "mixed.csv"
+    frame.to_csv(path, index=False)
+    return path

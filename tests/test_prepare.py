@@ -1,0 +1,42 @@
+"""The prepare stage writes complete splits atomically and leaves nothing on failure."""
+
+from __future__ import annotations
+
+import json
+
+import yaml
+
+from augment.data.storage import read_split
+from pipelines import prepare as stage
+
+
+def write_params(tmp_path, datasets):
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump({"datasets": datasets, "prepare": {"seed": 0}}))
+    return path
+
+
+def test_prepare_writes_splits_schema_and_info(tmp_path, mixed_csv):
+    params = write_params(tmp_path, {
+        "mixed": {"source": str(mixed_csv), "target": "label"},
+        "digits": {"source": "builtin:digits", "thin": {"classes": [5, 6], "keep": 0.1}},
+    })
+    out = tmp_path / "prepared"
+    assert stage.main(["--params", str(params), "--out", str(out)]) == 0
+    info = json.loads((out / "mixed" / "info.json").read_text())
+    assert info["modality"] == "table" and len(info["fingerprint"]) == 64
+    train = read_split(out / "mixed" / "train.parquet")
+    assert train.schema.target == "label" and "colour" in train.X.columns
+    digits = read_split(out / "digits" / "train.npz")
+    counts = digits.class_counts()
+    assert counts[5] < counts[0] / 5
+    assert sorted(p.name for p in out.iterdir()) == ["digits", "mixed"]  # no temp leftovers
+
+
+def test_failure_leaves_no_partial_output(tmp_path, capsys):
+    params = write_params(tmp_path, {"bad": {"source": "builtin:iris", "target": "target",
+                                             "thin": {"classes": ["nope"], "keep": 0.1}}})
+    out = tmp_path / "prepared"
+    assert stage.main(["--params", str(params), "--out", str(out)]) == 2
+    assert "unknown classes ['nope']" in capsys.readouterr().err
+    assert not out.exists() or list(out.iterdir()) == []
