@@ -24,7 +24,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 bench: $(STAMP)
-	$(BIN)/python bench/generators.py
+	$(BIN)/python -m bench.generators
 
 clean:
 	rm -rf data models reports metrics .pytest_cache

@@ -1,6 +1,6 @@
 """Benchmark every generator: fit time, sampling speed and TSTR macro-F1.
 
-    python bench/generators.py [--generators vae gan diffusion] [--datasets digits adult]
+    python -m bench.generators [--generators vae gan diffusion] [--datasets digits adult]
 
 Writes bench/results/generators.json and prints a table. Real-data reference: the
 same forest trained on the real training split.

@@ -10,10 +10,11 @@ network knows which slices are softmax groups and which are scalars:
 - categorical columns: one "softmax" span, one-hot over the observed categories,
   with one more slot for "missing" when the column has missing values.
 
-Why quantiles and not CTGAN's Bayesian-GMM mode normalisation: on Adult the GMM
-fit takes minutes against well under a second, and the quantile map inverts
-exactly between its knots (measured in bench/transformer_choice.py). TabDDPM uses
-the same map.
+Why quantiles and not CTGAN's Bayesian-GMM mode normalisation (measured by
+`python -m bench.transformer_choice` on Adult's 6 numeric columns, 22.8k rows): the
+quantile map fits in 0.02 s against 15.6 s (and GMMs that do not converge), and
+round-trips float32 codes to within 5e-5 of each column's range, tight enough for
+integer columns to come back exactly. TabDDPM uses the same map.
 
 Decoding (`inverse_transform`) accepts any finite or non-finite matrix of the
 right width and always yields valid rows: argmax per softmax span, inverse
