@@ -76,6 +76,90 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _parse_sets(pairs: Sequence[str] | None) -> dict:
+    """--set key=value pairs; values are read as YAML scalars (1, 0.5, true, cosine)."""
+    import yaml
+
+    params = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise AugmentError(f"--set expects KEY=VALUE, got {pair!r}")
+        params[key] = yaml.safe_load(value)
+    return params
+
+
+def cmd_fit(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from augment.data import load_dataset
+    from augment.generators import get_generator
+
+    params = _parse_sets(args.set)
+    if args.seed is not None:
+        params["seed"] = args.seed
+    generator = get_generator(args.generator, **params)
+    overrides = _parse_overrides(args.declare, args.drop)
+    ds = load_dataset(args.data, target=args.target, overrides=overrides or None)
+    out = Path(args.out)
+    generator.fit(ds.X, ds.y, checkpoint_dir=out / "checkpoint", schema=ds.schema)
+    generator.save(out)
+    last = generator.curve_[-1] if generator.curve_ else {}
+    losses = ", ".join(f"{k} {v:.4g}" for k, v in last.items() if k != "epoch")
+    print(f"fitted {args.generator} on {ds.name} ({len(ds)} rows, {len(ds.classes)} classes) "
+          f"-> {out}" + (f"; last epoch: {losses}" if losses else ""))
+    return 0
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    import numpy as np
+
+    from augment.generators import load_generator
+    from augment.io import atomic_file
+    from augment.sampling import parse_counts, policy_counts
+
+    generator = load_generator(args.model)
+    train_counts = dict(zip(generator.classes_, generator.info_.class_counts, strict=True))
+    if args.counts:
+        counts = parse_counts(args.counts)
+    elif args.ratio is not None:
+        counts = policy_counts(train_counts, "ratio", ratio=args.ratio)
+    else:
+        counts = policy_counts(train_counts, "balance")
+    out = Path(args.out)
+    suffix = out.suffix.lower()
+    image = generator.info_.modality == "image"
+    allowed = (".npz",) if image else (".csv", ".parquet")
+    if suffix not in allowed:
+        raise AugmentError(f"--out for {generator.info_.modality} samples must end in "
+                           f"{' or '.join(allowed)}, got {out.name!r}")
+    X, y = generator.sample(counts, seed=args.seed)
+    with atomic_file(out) as tmp:
+        if image:
+            labels = y.astype(str) if y.dtype == object else y
+            with open(tmp, "wb") as handle:
+                np.savez_compressed(handle, X=X, y=labels)
+        else:
+            frame = X.copy()
+            frame[generator.target_ or "label"] = y
+            if suffix == ".csv":
+                frame.to_csv(tmp, index=False)
+            else:
+                frame.to_parquet(tmp, index=False)
+    if image:
+        from augment.plots import image_grid
+
+        t = generator.transformer_
+        for label in dict.fromkeys(y.tolist()):
+            grid = out.with_name(f"{out.stem}_{label}.png")
+            image_grid(X[y == label][:50], grid, t.low_, t.high_)
+    summary = ", ".join(f"{c}: {n}" for c, n in counts.items())
+    print(f"sampled {len(y)} rows ({summary}) -> {out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="augment",
@@ -95,6 +179,27 @@ def build_parser() -> argparse.ArgumentParser:
                    help="declare a column's kind: continuous|integer|categorical|datetime")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=cmd_inspect)
+
+    p = sub.add_parser("fit", help="train a generator and save it to a model folder")
+    p.add_argument("--data", required=True, help="dataset source (as for inspect)")
+    p.add_argument("--target", help="label column of a table")
+    p.add_argument("--generator", required=True, help="vae | gan | diffusion")
+    p.add_argument("--out", required=True, help="model folder to write")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="hyperparameter (repeatable)")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--drop", action="append", metavar="COLUMN", help="drop a column (repeatable)")
+    p.add_argument("--declare", action="append", metavar="COLUMN=KIND", help="declare a column's kind")
+    p.set_defaults(func=cmd_fit)
+
+    p = sub.add_parser("sample", help="sample exact per-class counts from a saved generator")
+    p.add_argument("--model", required=True, help="model folder written by `augment fit`")
+    policy = p.add_mutually_exclusive_group(required=True)
+    policy.add_argument("--balance", action="store_true", help="raise every class to the largest")
+    policy.add_argument("--ratio", type=float, metavar="K", help="K new rows per real row of each class")
+    policy.add_argument("--counts", metavar="A=N,B=M", help="explicit rows per class")
+    p.add_argument("--out", required=True, help=".csv/.parquet for tables, .npz for images")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_sample)
     return parser
 
 

@@ -43,7 +43,7 @@ import torch
 from torch import nn
 
 from augment.config import from_dict
-from augment.data.schema import to_python
+from augment.data.schema import TableSchema, to_python
 from augment.data.transformers import ImageTransformer, Span, TableTransformer
 from augment.errors import ConfigError, DataError, ModelError
 
@@ -123,14 +123,15 @@ class Generator(ABC):
             wanted = "cuda" if torch.cuda.is_available() else "cpu"
         return torch.device(wanted)
 
-    def fit(self, X: pd.DataFrame | np.ndarray, y: Any, checkpoint_dir: str | Path | None = None
-            ) -> Generator:
+    def fit(self, X: pd.DataFrame | np.ndarray, y: Any, checkpoint_dir: str | Path | None = None,
+            schema: TableSchema | None = None) -> Generator:
         """Train on features `X` and labels `y` [N].
 
         With `checkpoint_dir`, state is saved there every `checkpoint_every` epochs and a
-        later call with the same directory, data and params resumes from it.
+        later call with the same directory, data and params resumes from it. `schema`
+        (tables) carries declared column kinds; it is inferred from `X` when absent.
         """
-        data, labels = self._prepare(X, y)
+        data, labels = self._prepare(X, y, schema)
         ckpt = Path(checkpoint_dir) / "checkpoint.pt" if checkpoint_dir else None
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.config.seed)
@@ -145,7 +146,8 @@ class Generator(ABC):
             module.eval()
         return self
 
-    def _prepare(self, X: Any, y: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    def _prepare(self, X: Any, y: Any, schema: TableSchema | None = None
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
         """Check inputs, fit the transformer, encode labels. Sets info_/classes_."""
         y = np.asarray(y)
         if y.ndim != 1:
@@ -164,8 +166,9 @@ class Generator(ABC):
             raise DataError(f"classes with fewer than 2 training rows: {small}")
         self.classes_ = [to_python(c) for c in classes]
         self.label_dtype_ = y.dtype.str if y.dtype != object else "object"
+        self.target_ = schema.target if schema is not None else None
         if isinstance(X, pd.DataFrame):
-            self.transformer_ = TableTransformer().fit(X)
+            self.transformer_ = TableTransformer().fit(X, schema)
             encoded = self.transformer_.transform(X)
             spans = tuple(self.transformer_.spans)
             self.info_ = DataInfo("table", len(classes), tuple(map(int, counts)),
@@ -330,6 +333,7 @@ class Generator(ABC):
             "params": self.params,
             "classes": self.classes_,
             "label_dtype": self.label_dtype_,
+            "target": self.target_,
             "info": {**asdict(self.info_), "spans": [asdict(s) for s in self.info_.spans]},
             "transformer": t_config,
         }
@@ -365,6 +369,7 @@ class Generator(ABC):
         self.info_ = DataInfo(**info)
         self.classes_ = list(config["classes"])
         self.label_dtype_ = config["label_dtype"]
+        self.target_ = config.get("target")
         arrays = {k.removeprefix("transformer."): v.numpy() for k, v in tensors.items()
                   if k.startswith("transformer.")}
         transformer_cls = TableTransformer if self.info_.modality == "table" else ImageTransformer

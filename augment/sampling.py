@@ -1,0 +1,51 @@
+"""Class-count policies: how many synthetic rows to ask for, per class.
+
+- "balance": raise every class to the size of the largest (largest gets 0 new rows);
+- "ratio": k new rows per real row of each class (k may be fractional; rounded);
+- explicit: {class: n}.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from augment.errors import ConfigError
+
+
+def policy_counts(train_counts: Mapping[Any, int], policy: str = "balance", ratio: float = 1.0,
+                  counts: Mapping[Any, int] | None = None) -> dict[Any, int]:
+    """Synthetic rows to sample per class.
+
+    Args:
+        train_counts: real training rows per class.
+        policy: "balance" | "ratio" | "counts".
+        ratio: k for the "ratio" policy (>= 0).
+        counts: the explicit mapping for the "counts" policy.
+    """
+    if policy == "balance":
+        largest = max(train_counts.values())
+        return {c: largest - n for c, n in train_counts.items()}
+    if policy == "ratio":
+        if ratio < 0:
+            raise ConfigError(f"ratio must be >= 0, got {ratio}")
+        return {c: int(round(ratio * n)) for c, n in train_counts.items()}
+    if policy == "counts":
+        if not counts:
+            raise ConfigError("the 'counts' policy needs a mapping {class: rows}")
+        return dict(counts)
+    raise ConfigError(f"unknown class-count policy {policy!r}; use balance, ratio or counts")
+
+
+def parse_counts(text: str) -> dict[str, int]:
+    """Parse "a=10,b=5" into {"a": 10, "b": 5}; errors name the bad item."""
+    result = {}
+    for item in text.split(","):
+        label, sep, number = item.strip().partition("=")
+        if not sep or not label:
+            raise ConfigError(f"--counts expects CLASS=N[,CLASS=N...], got {item!r}")
+        try:
+            result[label] = int(number)
+        except ValueError as err:
+            raise ConfigError(f"count for class {label!r} must be an integer, got {number!r}") from err
+    return result
