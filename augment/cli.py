@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from augment.errors import AugmentError
 
@@ -90,8 +91,6 @@ def _parse_sets(pairs: Sequence[str] | None) -> dict:
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from augment.data import load_dataset
     from augment.generators import get_generator
 
@@ -112,10 +111,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    import numpy as np
-
+    from augment.data.storage import write_labelled
     from augment.generators import load_generator
     from augment.io import atomic_file
     from augment.sampling import parse_counts, policy_counts
@@ -137,17 +133,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
                            f"{' or '.join(allowed)}, got {out.name!r}")
     X, y = generator.sample(counts, seed=args.seed)
     with atomic_file(out) as tmp:
-        if image:
-            labels = y.astype(str) if y.dtype == object else y
-            with open(tmp, "wb") as handle:
-                np.savez_compressed(handle, X=X, y=labels)
-        else:
-            frame = X.copy()
-            frame[generator.target_ or "label"] = y
-            if suffix == ".csv":
-                frame.to_csv(tmp, index=False)
-            else:
-                frame.to_parquet(tmp, index=False)
+        write_labelled(tmp, X, y, generator.target_)
     if image:
         from augment.plots import image_grid
 
@@ -155,9 +141,58 @@ def cmd_sample(args: argparse.Namespace) -> int:
         for label in dict.fromkeys(y.tolist()):
             grid = out.with_name(f"{out.stem}_{label}.png")
             image_grid(X[y == label][:50], grid, t.low_, t.high_)
+    from augment.io import write_json
+
+    write_json(requested_counts_path(out), {str(c): int(n) for c, n in counts.items()})
     summary = ", ".join(f"{c}: {n}" for c, n in counts.items())
     print(f"sampled {len(y)} rows ({summary}) -> {out}")
     return 0
+
+
+def requested_counts_path(samples: Path) -> Path:
+    """Sidecar recording what a sample file was asked for, read by `augment validate`."""
+    return samples.with_name(samples.name + ".counts.json")
+
+
+def _read_labelled(path: str, target: str | None):
+    from augment.data.sources import load_dataset
+    from augment.validate.gate import LabelledData
+
+    ds = load_dataset(path, target=target, single_class_ok=True)
+    return ds, LabelledData(ds.X, ds.y)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    import numpy as np
+    from sklearn.model_selection import train_test_split
+
+    from augment.sampling import parse_counts
+    from augment.validate.gate import GateConfig, LabelledData, format_summary, run_gate
+
+    real_ds, real = _read_labelled(args.real, args.target)
+    _, syn = _read_labelled(args.synthetic, args.target)
+    if args.holdout:
+        _, holdout = _read_labelled(args.holdout, args.target)
+    else:  # hold out a stratified fifth of the real rows as the "new real rows" baseline
+        idx = np.arange(len(real.y))
+        fit_idx, hold_idx = train_test_split(idx, test_size=0.2, stratify=real.y, random_state=0)
+        pick = (lambda X, i: X.iloc[i].reset_index(drop=True)) if real.is_table else (
+            lambda X, i: X[i])
+        holdout = LabelledData(pick(real.X, hold_idx), real.y[hold_idx])
+        real = LabelledData(pick(real.X, fit_idx), real.y[fit_idx])
+    sidecar = requested_counts_path(Path(args.synthetic))
+    if args.counts:
+        requested = parse_counts(args.counts)
+    elif sidecar.is_file():
+        requested = json.loads(sidecar.read_text())
+    else:
+        labels, numbers = np.unique(syn.y.astype(str), return_counts=True)
+        requested = dict(zip(labels.tolist(), numbers.tolist(), strict=True))
+        print("note: no --counts and no sidecar counts file: class counts are not checked")
+    summary = run_gate(real, syn, holdout, requested, args.out, GateConfig(),
+                       schema=real_ds.schema, target=real_ds.target or "label")
+    print(format_summary(summary))
+    return 0 if summary["passed"] else 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -200,6 +235,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help=".csv/.parquet for tables, .npz for images")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_sample)
+
+    p = sub.add_parser("validate", help="run the validation gate on a synthetic set (exit 1 = fail)")
+    p.add_argument("--real", required=True, help="real training split (.csv/.parquet/.npz)")
+    p.add_argument("--synthetic", required=True, help="synthetic rows, same format")
+    p.add_argument("--holdout", help="real rows not used for training (default: 20%% of --real)")
+    p.add_argument("--target", help="label column of tables")
+    p.add_argument("--counts", metavar="A=N,B=M", help="rows per class that were requested")
+    p.add_argument("--out", required=True, help="report folder")
+    p.set_defaults(func=cmd_validate)
     return parser
 
 

@@ -62,3 +62,64 @@ def dataset_params(params: dict[str, Any], name: str) -> DatasetParams:
 
 def prepare_params(params: dict[str, Any]) -> PrepareParams:
     return from_dict(PrepareParams, params.get("prepare"), where="prepare")
+
+
+@dataclass(frozen=True)
+class PipelineParams:
+    """Which datasets and generator families the pipeline runs (the DVC matrix)."""
+
+    datasets: list[str]
+    generators: list[str]
+
+
+@dataclass(frozen=True)
+class SampleParams:
+    """Class-count policy: balance | ratio (k new per real row) | counts ({class: n})."""
+
+    policy: str = "balance"
+    ratio: float = 1.0
+    counts: dict[str, int] = field(default_factory=dict)
+    seed: int = 1
+
+
+@dataclass(frozen=True)
+class PublishParams:
+    """select: publish the best passing generator ("best") or every passing one ("all").
+
+    require_all: publish nothing unless every generator passes its gate.
+    """
+
+    select: str = "best"
+    require_all: bool = False
+
+
+def pipeline_params(params: dict[str, Any]) -> PipelineParams:
+    return from_dict(PipelineParams, params.get("pipeline"), where="pipeline")
+
+
+def sample_params(params: dict[str, Any]) -> SampleParams:
+    sp = from_dict(SampleParams, params.get("sample"), where="sample")
+    if sp.policy not in ("balance", "ratio", "counts"):
+        raise ConfigError(f"sample.policy must be balance, ratio or counts, got {sp.policy!r}")
+    return sp
+
+
+def publish_params(params: dict[str, Any]) -> PublishParams:
+    pp = from_dict(PublishParams, params.get("publish"), where="publish")
+    if pp.select not in ("best", "all"):
+        raise ConfigError(f"publish.select must be best or all, got {pp.select!r}")
+    return pp
+
+
+def generator_params(params: dict[str, Any], family: str) -> dict[str, Any]:
+    """Hyperparameters of one family: `train.<family>` plus the shared `train.seed`."""
+    from augment.generators import available_generators
+
+    train = params.get("train") or {}
+    unknown = set(train) - {"seed", *available_generators()}
+    if unknown:
+        raise ConfigError(f"unknown parameter {', '.join('train.' + k for k in sorted(unknown))}")
+    section = dict(train.get(family) or {})
+    if "seed" in train:
+        section.setdefault("seed", train["seed"])
+    return section

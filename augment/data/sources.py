@@ -131,6 +131,7 @@ def load_dataset(
     source: str,
     target: str | None = None,
     overrides: dict[str, str] | None = None,
+    single_class_ok: bool = False,
 ) -> Dataset:
     """Load a labelled dataset.
 
@@ -140,6 +141,8 @@ def load_dataset(
             images with one subfolder per class.
         target: the label column of a table (required for CSV and parquet).
         overrides: table schema overrides {column: "drop" | kind}.
+        single_class_ok: accept a target with one class (e.g. a synthetic set that only
+            tops up the minority class); training data needs at least two.
     """
     if source.startswith("builtin:"):
         ds = _load_builtin(source.removeprefix("builtin:"))
@@ -163,7 +166,7 @@ def load_dataset(
             raise DataError("schema overrides apply to tables only")
         X, schema = apply_overrides(ds.X, ds.schema, overrides)
         ds = make_dataset(ds.name, X, ds.y, target=ds.target, schema=schema)
-    return require_two_classes(ds)
+    return ds if single_class_ok else require_two_classes(ds)
 
 
 def _load_builtin(name: str) -> Dataset:

@@ -21,16 +21,27 @@ def split_filename(ds: Dataset, split: str) -> str:
     return f"{split}.parquet" if ds.modality == "table" else f"{split}.npz"
 
 
+def write_labelled(path: Path, X: pd.DataFrame | np.ndarray, y: np.ndarray, target: str | None
+                   ) -> None:
+    """Write features and labels to `path` by its suffix: .parquet / .csv (table with a
+    `target` column) or .npz (arrays X and y; string labels stored as unicode)."""
+    path = Path(path)
+    if isinstance(X, pd.DataFrame):
+        frame = X.copy()
+        frame[target or "label"] = y
+        if path.suffix == ".csv":
+            frame.to_csv(path, index=False)
+        else:
+            frame.to_parquet(path, index=False)
+        return
+    labels = y.astype(str) if y.dtype == object else y
+    with open(path, "wb") as handle:
+        np.savez_compressed(handle, X=X, y=labels)
+
+
 def write_split(ds: Dataset, path: Path) -> None:
     """Write one split to `path` (.parquet for tables, .npz for images)."""
-    if ds.modality == "table":
-        frame = ds.X.copy()
-        frame[ds.target] = ds.y
-        frame.to_parquet(path, index=False)
-    else:
-        labels = ds.y if ds.y.dtype != object else ds.y.astype(str)
-        with open(path, "wb") as handle:
-            np.savez_compressed(handle, X=ds.X, y=labels)
+    write_labelled(path, ds.X, ds.y, ds.target)
 
 
 def read_split(path: str | Path, name: str | None = None) -> Dataset:

@@ -49,6 +49,7 @@ from augment.errors import ConfigError, DataError, ModelError
 
 FORMAT = "augment-generator"
 FORMAT_VERSION = 1
+SAMPLE_BLOCK = 1024  # rows per noise block; fixed so that shards reproduce the whole
 
 
 @dataclass(frozen=True)
@@ -286,9 +287,14 @@ class Generator(ABC):
         return resolved
 
     @torch.no_grad()
-    def sample(self, counts: Mapping[Any, int], seed: int = 0, batch_size: int = 4096
+    def sample(self, counts: Mapping[Any, int], seed: int = 0, rows: tuple[int, int] | None = None
                ) -> tuple[pd.DataFrame | np.ndarray, np.ndarray]:
         """Exactly `counts[c]` rows of each class `c`, grouped by class in the given order.
+
+        The rows are made in blocks of `SAMPLE_BLOCK`; block b draws its noise from a seed
+        derived from (seed, b) alone. So `rows=(start, stop)` (block-aligned `start`)
+        returns exactly those rows of the full output: shards sampled on many workers
+        and concatenated equal the single-machine result row for row.
 
         Returns:
             (X_syn, y_syn): same columns/dtypes/categories as the training table, or
@@ -296,18 +302,24 @@ class Generator(ABC):
         """
         resolved = self.resolve_counts(counts)
         labels = torch.cat([torch.full((n,), i, dtype=torch.long) for i, n in resolved])
+        start, stop = (0, len(labels)) if rows is None else rows
+        if start % SAMPLE_BLOCK or not 0 <= start <= stop <= len(labels):
+            raise DataError(f"rows=({start}, {stop}) must lie in [0, {len(labels)}] with a start "
+                            f"that is a multiple of {SAMPLE_BLOCK}")
         chunks = []
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            rng = torch.Generator().manual_seed(seed)
-            for module in self.modules_.values():
-                module.eval()
-            for begin in range(0, len(labels), batch_size):
-                part = labels[begin : begin + batch_size].to(self.device)
+        for module in self.modules_.values():
+            module.eval()
+        for begin in range(start, stop, SAMPLE_BLOCK):
+            block_seed = int(np.random.SeedSequence([seed, begin // SAMPLE_BLOCK]).generate_state(1)[0])
+            part = labels[begin : min(begin + SAMPLE_BLOCK, stop)].to(self.device)
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(block_seed)
+                rng = torch.Generator().manual_seed(block_seed)
                 chunks.append(self._generate(part, rng).float().cpu())
         encoded = torch.cat(chunks).numpy() if chunks else np.zeros((0, *self._encoded_shape()))
         X_syn = self.transformer_.inverse_transform(encoded)
-        y_syn = np.asarray([self.classes_[i] for i in labels.tolist()], dtype=self.label_dtype_)
+        picked = labels[start:stop].tolist()
+        y_syn = np.asarray([self.classes_[i] for i in picked], dtype=self.label_dtype_)
         return X_syn, y_syn
 
     def _encoded_shape(self) -> tuple[int, ...]:

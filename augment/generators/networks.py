@@ -103,7 +103,7 @@ def activate_spans(raw: torch.Tensor, spans: Sequence[Span], tau: float | None =
             continue
         if tau is not None:
             u = torch.rand(block.shape, generator=rng, device="cpu").to(block.device)
-            gumbel = -torch.log(-torch.log(u.clamp_min(1e-10)).clamp_min(1e-10))
+            gumbel = -torch.log((-torch.log(u.clamp_min(1e-10))).clamp_min(1e-10))
             soft = F.softmax((block + gumbel) / tau, dim=-1)
         else:
             soft = F.softmax(block, dim=-1)

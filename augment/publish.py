@@ -1,0 +1,214 @@
+"""Published augmented datasets: build, version (git tag + DVC push), load by version.
+
+A published dataset is the folder data/published/<ds>/ holding
+- augmented.parquet (tables: features, target, `_synthetic`, `_generator`) or
+  augmented.npz (images: X, y, synthetic, generator);
+- manifest.json: lineage (raw fingerprint, params, generators, git revision, gate
+  outcome, metrics) and `content_hash`, the sha256 of the data file.
+
+`publish_version` commits dvc.lock, tags the revision `<ds>-v<N>` and pushes the data
+to the DVC remote; a version never changes. `load_augmented` reads any version back
+through `dvc.api`, from this repository or another one (path or URL).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from augment.errors import AugmentError
+
+PUBLISHED = "data/published"
+SYNTHETIC_COLUMN, GENERATOR_COLUMN = "_synthetic", "_generator"
+
+
+@dataclass(frozen=True)
+class AugmentedData:
+    """An augmented dataset as loaded by a training script.
+
+    Attributes:
+        X: DataFrame [N, F] or images [N, ...].
+        y: labels [N].
+        synthetic: bool [N], True for generated rows.
+        generator: str [N], the family that made each synthetic row ("" for real rows).
+        manifest: the lineage record of this version.
+    """
+
+    X: pd.DataFrame | np.ndarray
+    y: np.ndarray
+    synthetic: np.ndarray
+    generator: np.ndarray
+    manifest: dict
+
+
+def combine(real_X, real_y, parts: dict[str, tuple[Any, np.ndarray]]) -> AugmentedData:
+    """Real rows first, then each generator's rows, marked by `synthetic` / `generator`."""
+    names = [""] * len(real_y)
+    if isinstance(real_X, pd.DataFrame):
+        X = pd.concat([real_X, *(p[0] for p in parts.values())], ignore_index=True)
+    else:
+        X = np.concatenate([real_X, *(p[0] for p in parts.values())])
+    y = np.concatenate([np.asarray(real_y), *(np.asarray(p[1]) for p in parts.values())])
+    for name, (_, labels) in parts.items():
+        names += [name] * len(labels)
+    generator = np.asarray(names, dtype=str)
+    return AugmentedData(X, y, generator != "", generator, {})
+
+
+def data_file_name(data: AugmentedData) -> str:
+    return "augmented.parquet" if isinstance(data.X, pd.DataFrame) else "augmented.npz"
+
+
+def write_augmented(folder: Path, data: AugmentedData, target: str, manifest: dict) -> dict:
+    """Write the data file and manifest.json (with content_hash) into `folder`."""
+    path = folder / data_file_name(data)
+    if isinstance(data.X, pd.DataFrame):
+        frame = data.X.copy()
+        frame[target] = data.y
+        frame[SYNTHETIC_COLUMN] = data.synthetic
+        frame[GENERATOR_COLUMN] = data.generator
+        frame.to_parquet(path, index=False)
+    else:
+        labels = data.y.astype(str) if data.y.dtype == object else data.y
+        with open(path, "wb") as handle:
+            np.savez_compressed(handle, X=data.X, y=labels, synthetic=data.synthetic,
+                                generator=data.generator)
+    manifest = {**manifest, "target": target, "data_file": path.name,
+                "content_hash": hashlib.sha256(path.read_bytes()).hexdigest()}
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n")
+    return manifest
+
+
+def git_revision(repo: str | Path = ".") -> str:
+    """HEAD's commit (with "-dirty" when tracked files changed), or "unknown"."""
+    try:
+        rev = _git(repo, "rev-parse", "HEAD")
+        dirty = _git(repo, "status", "--porcelain", "--untracked-files=no")
+        return rev + ("-dirty" if dirty else "")
+    except AugmentError:
+        return "unknown"
+
+
+def _git(repo: str | Path, *args: str) -> str:
+    try:
+        out = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True,
+                             check=True)
+    except (subprocess.CalledProcessError, FileNotFoundError) as err:
+        stderr = getattr(err, "stderr", "") or str(err)
+        raise AugmentError(f"git {' '.join(args)} failed: {stderr.strip()}") from err
+    return out.stdout.strip()
+
+
+def _dvc(repo: str | Path, *args: str) -> str:
+    try:
+        out = subprocess.run(["dvc", *args], cwd=str(repo), capture_output=True, text=True,
+                             check=True)
+    except (subprocess.CalledProcessError, FileNotFoundError) as err:
+        stderr = getattr(err, "stderr", "") or str(err)
+        raise AugmentError(f"dvc {' '.join(args)} failed: {stderr.strip()}") from err
+    return out.stdout.strip()
+
+
+def versions(dataset: str, repo: str = ".") -> list[int]:
+    """Published version numbers of `dataset`, from the tags `<dataset>-v<N>`."""
+    if Path(repo).exists():
+        tags = _git(repo, "tag", "--list", f"{dataset}-v*").split()
+    else:  # a URL
+        out = subprocess.run(["git", "ls-remote", "--tags", repo], capture_output=True, text=True)
+        tags = [line.split("refs/tags/")[-1] for line in out.stdout.splitlines()]
+    pattern = re.compile(rf"^{re.escape(dataset)}-v(\d+)$")
+    return sorted(int(m.group(1)) for t in tags if (m := pattern.match(t)))
+
+
+def read_manifest(dataset: str, repo: str = ".", rev: str | None = None) -> dict:
+    import dvc.api
+
+    path = f"{PUBLISHED}/{dataset}/manifest.json"
+    try:
+        return json.loads(dvc.api.read(path, repo=repo, rev=rev))
+    except Exception as err:  # dvc raises many types: missing path, rev, remote
+        raise AugmentError(f"cannot read {path} at {rev or 'the workspace'} of {repo}: {err}") from err
+
+
+def publish_version(dataset: str, repo: str = ".", push: bool = True) -> str:
+    """Tag the published dataset in the workspace as the next version and push its data.
+
+    Refuses a dataset whose gate failed. If the latest version holds the same content,
+    returns its tag and changes nothing: a version is never rewritten.
+
+    Returns:
+        the tag, e.g. "digits-v3".
+    """
+    local = Path(repo) / PUBLISHED / dataset / "manifest.json"
+    if not local.is_file():
+        raise AugmentError(f"nothing to publish: {local} is missing (run `dvc repro` first)")
+    manifest = json.loads(local.read_text())
+    if not manifest.get("gate", {}).get("passed"):
+        raise AugmentError(f"{dataset} did not pass its validation gate; nothing is published")
+    done = versions(dataset, repo)
+    for version in reversed(done):
+        tag = f"{dataset}-v{version}"
+        if read_manifest(dataset, repo, tag).get("content_hash") == manifest["content_hash"]:
+            return tag
+    tag = f"{dataset}-v{(done[-1] if done else 0) + 1}"
+    _git(repo, "add", "dvc.lock", "params.yaml", "dvc.yaml")
+    if _git(repo, "diff", "--cached", "--name-only"):
+        _git(repo, "commit", "-q", "-m", f"Publish {tag}")
+    _git(repo, "tag", "-a", tag, "-m", json.dumps({"dataset": dataset,
+                                                  "content_hash": manifest["content_hash"]}))
+    if push and _dvc(repo, "remote", "list"):
+        _dvc(repo, "push", "-q")
+    return tag
+
+
+def _parse(payload: io.BytesIO, data_file: str, manifest: dict) -> AugmentedData:
+    if data_file.endswith(".parquet"):
+        frame = pd.read_parquet(payload)
+        target = manifest["target"]
+        y = frame[target].to_numpy()
+        synthetic = frame[SYNTHETIC_COLUMN].to_numpy(dtype=bool)
+        generator = frame[GENERATOR_COLUMN].to_numpy(dtype=str)
+        X = frame.drop(columns=[target, SYNTHETIC_COLUMN, GENERATOR_COLUMN])
+        return AugmentedData(X, y, synthetic, generator, manifest)
+    with np.load(payload, allow_pickle=False) as arrays:
+        return AugmentedData(arrays["X"], arrays["y"], arrays["synthetic"], arrays["generator"],
+                             manifest)
+
+
+def load_augmented_folder(folder: str | Path) -> AugmentedData:
+    """Read a published folder from the workspace (no version lookup)."""
+    folder = Path(folder)
+    if not (folder / "manifest.json").is_file():
+        raise AugmentError(f"{folder} holds no published dataset (manifest.json missing)")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    payload = io.BytesIO((folder / manifest["data_file"]).read_bytes())
+    return _parse(payload, manifest["data_file"], manifest)
+
+
+def load_augmented(dataset: str, version: int | str | None = None, repo: str = ".") -> AugmentedData:
+    """Load a published version (latest when None) from a repository path or URL.
+
+    Works from another project: `load_augmented("digits", 2, repo="/path/or/url")`.
+    """
+    import dvc.api
+
+    if version is None:
+        found = versions(dataset, repo)
+        if not found:
+            raise AugmentError(f"{dataset} has no published version in {repo}")
+        version = found[-1]
+    rev = version if isinstance(version, str) and "-v" in version else f"{dataset}-v{version}"
+    manifest = read_manifest(dataset, repo, rev)
+    path = f"{PUBLISHED}/{dataset}/{manifest['data_file']}"
+    with dvc.api.open(path, repo=repo, rev=rev, mode="rb") as handle:
+        payload = io.BytesIO(handle.read())
+    return _parse(payload, manifest["data_file"], manifest)

@@ -1,0 +1,1 @@
+"""The validation gate: Great Expectations suite + fidelity, privacy and utility metrics."""

@@ -1,0 +1,241 @@
+"""The validation gate: synthetic rows pass only when proven valid, realistic, new and useful.
+
+`run_gate` runs the Great Expectations suite derived from the real training split
+(see expectations.py), computes the metrics of metrics.py, applies the thresholds of
+`GateConfig`, and writes a report folder atomically:
+
+    <out>/summary.json      pass/fail, each failure in words, Data Docs path
+    <out>/metrics.json      fidelity, detection, privacy, utility figures
+    <out>/validation.json   every expectation: passed or not, observed vs expected
+    <out>/suite.json        the expectation suites as GX JSON
+    <out>/gx/...            the GX project, Data Docs under gx/uncommitted/data_docs/
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from augment.data.schema import TableSchema, infer_schema, to_python
+from augment.errors import DataError
+from augment.io import atomic_dir
+from augment.validate import expectations as ex
+from augment.validate import metrics as mx
+
+
+@dataclass(frozen=True)
+class GateConfig:
+    """Thresholds of the gate (section `validate` of params.yaml).
+
+    max_exact_copy_share: share of synthetic rows identical to a training row.
+    max_duplicate_excess: how far the synthetic set's share of repeated rows may exceed
+        the real holdout's (a collapsed generator repeats itself).
+    max_detection_auc: ceiling of the real-vs-synthetic classifier AUC (0.5 = ideal).
+    min_dcr_ratio: floor of median distance-to-closest-training-record, synthetic over
+        real holdout (near 0 = near-copies of training rows).
+    utility_tolerance: augmented validation macro-F1 may be at most this much below
+        the real-only figure.
+    """
+
+    suite: ex.SuiteConfig = field(default_factory=ex.SuiteConfig)
+    max_exact_copy_share: float = 0.05
+    max_duplicate_excess: float = 0.05
+    max_detection_auc: float = 0.95
+    min_dcr_ratio: float = 0.1
+    utility_tolerance: float = 0.02
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class LabelledData:
+    """Features (DataFrame [N, F] or images [N, ...]) and labels [N]."""
+
+    X: pd.DataFrame | np.ndarray
+    y: np.ndarray
+
+    @property
+    def is_table(self) -> bool:
+        return isinstance(self.X, pd.DataFrame)
+
+
+def _check_inputs(real: LabelledData, syn: LabelledData, holdout: LabelledData) -> None:
+    for name, part in (("real", real), ("synthetic", syn), ("holdout", holdout)):
+        if len(part.X) != len(part.y):
+            raise DataError(f"{name} data: {len(part.X)} rows but {len(part.y)} labels")
+    if syn.is_table != real.is_table or holdout.is_table != real.is_table:
+        raise DataError("real, holdout and synthetic data must all be tables or all be images")
+    if len(syn.y) == 0:
+        raise DataError("the synthetic set is empty")
+
+
+def run_suite(real: LabelledData, syn: LabelledData, requested: dict, root: Path,
+              config: ex.SuiteConfig, schema: TableSchema | None, target: str) -> dict:
+    """Run the GX checks of `syn` against expectations derived from `real`."""
+    if real.is_table:
+        schema = schema or infer_schema(real.X)
+        rows = syn.X.copy()
+        rows[target] = syn.y
+        batches = {"rows": (rows, ex.table_expectations(real.X, real.y, schema, target, config))}
+    else:
+        stats = ex.image_stats(syn.X, syn.y)
+        batches = {"image_stats": (stats, ex.image_expectations(real.X, real.y, config))}
+    batches["class_counts"] = (ex.class_count_table(syn.y, requested), ex.count_expectations(requested))
+    return ex.run_checks(root, batches)
+
+
+def compute_metrics(real: LabelledData, syn: LabelledData, holdout: LabelledData, seed: int = 0
+                    ) -> dict[str, Any]:
+    """Fidelity, detection, privacy and utility figures of `syn` (see metrics.py)."""
+    out: dict[str, Any] = {}
+    if real.is_table:
+        ks, tv = mx.column_ks(real.X, syn.X), mx.column_tv(real.X, syn.X)
+        out["fidelity"] = {
+            "ks": ks, "tv": tv,
+            "ks_mean": _mean(ks.values()), "tv_mean": _mean(tv.values()),
+            "correlation_distance": mx.correlation_distance(real.X, syn.X),
+        }
+    else:
+        extractor = mx.image_features(real.X, real.y)
+        f_real, f_syn = extractor(holdout.X), extractor(syn.X)
+        out["fidelity"] = {"frechet_distance": mx.frechet_distance(f_real, f_syn),
+                           **mx.prdc(f_real, f_syn)}
+    out["detection_auc"] = mx.detection_auc(real.X, syn.X, seed=seed)
+    out["privacy"] = mx.privacy(real.X, syn.X, holdout.X)
+    out["utility"] = mx.utility(real.X, real.y, syn.X, syn.y, holdout.X, holdout.y, seed=seed)
+    return out
+
+
+def _mean(values) -> float:
+    values = [v for v in values if v is not None and not math.isnan(v)]
+    return float(np.mean(values)) if values else 0.0
+
+
+def threshold_failures(metrics: dict, config: GateConfig) -> list[str]:
+    """Readable failures of the metric thresholds."""
+    failures = []
+    privacy, utility = metrics["privacy"], metrics["utility"]
+    if privacy["exact_copy_share"] > config.max_exact_copy_share:
+        failures.append(f"{privacy['exact_copy_share']:.1%} of synthetic rows are exact copies of "
+                        f"training rows (max {config.max_exact_copy_share:.1%})")
+    excess = privacy["duplicate_share"] - privacy["holdout_duplicate_share"]
+    if excess > config.max_duplicate_excess:
+        failures.append(f"{privacy['duplicate_share']:.1%} of synthetic rows repeat another synthetic "
+                        f"row vs {privacy['holdout_duplicate_share']:.1%} in real data (mode collapse)")
+    if privacy["dcr_ratio"] < config.min_dcr_ratio:
+        failures.append(f"synthetic rows sit {privacy['dcr_ratio']:.2f}x as far from training rows as "
+                        f"real held-out rows do (min {config.min_dcr_ratio}): near-copies")
+    if metrics["detection_auc"] > config.max_detection_auc:
+        failures.append(f"a classifier tells synthetic from real with AUC "
+                        f"{metrics['detection_auc']:.3f} (max {config.max_detection_auc})")
+    if utility["augmented_delta"] < -config.utility_tolerance:
+        failures.append(f"augmenting lowers validation macro-F1 from {utility['real_macro_f1']:.3f} to "
+                        f"{utility['augmented_macro_f1']:.3f} (tolerance {config.utility_tolerance})")
+    return failures
+
+
+def suite_failures(suite: dict, shown: int = 4) -> list[str]:
+    """Readable failures: one line per failed expectation type and batch, naming columns."""
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for item in suite["results"]:
+        if not item["success"]:
+            groups.setdefault((item["batch"], item["expectation"]), []).append(item)
+    lines = []
+    for (batch, expectation), items in groups.items():
+        expected = {k: v for k, v in items[0]["kwargs"].items()
+                    if k not in ("column", "mostly") and v is not None and not k.endswith("holdout")}
+        if items[0]["column"] is None:
+            lines.append(f"{expectation} ({batch}): observed {_short(items[0]['observed'])}, "
+                         f"expected {_short(expected)}")
+            continue
+        detail = "; ".join(f"{i['column']!r}: {_short(i['observed'], 70)}" for i in items[:shown])
+        more = f"; and {len(items) - shown} more" if len(items) > shown else ""
+        common = {k: v for k, v in expected.items() if k in ("threshold", "type_")}
+        lines.append(f"{expectation} failed on {len(items)} column(s) ({batch}) "
+                     f"{_short(common) if common else ''}: {detail}{more}")
+    return lines
+
+
+def _short(value: Any, limit: int = 160) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    text = json.dumps(value, default=str)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def run_gate(real: LabelledData, syn: LabelledData, holdout: LabelledData, requested: dict,
+             out: str | Path, config: GateConfig | None = None, schema: TableSchema | None = None,
+             target: str = "label") -> dict:
+    """Validate `syn` against `real` (training split) and `holdout` (validation split).
+
+    Args:
+        requested: {class: rows} the synthetic set was asked for.
+        out: report folder, replaced atomically.
+        schema: the real table's schema (declared kinds); inferred when absent.
+        target: label column name used in the synthetic table batch.
+
+    Returns:
+        the summary dict also written to <out>/summary.json.
+    """
+    config = config or GateConfig()
+    _check_inputs(real, syn, holdout)
+    out = Path(out)
+    with atomic_dir(out) as tmp:
+        suite = run_suite(real, syn, requested, tmp, config.suite, schema, target)
+        failures = suite_failures(suite)
+        structural = any(r["expectation"] in ("expect_table_columns_to_match_ordered_list",
+                                              "expect_column_values_to_be_of_type")
+                         and not r["success"] for r in suite["results"])
+        metrics: dict[str, Any] = {}
+        if structural:
+            failures.append("metrics skipped: the synthetic table's columns or types do not match")
+        elif pd.isna(pd.Series(syn.y, dtype=object)).any():
+            failures.append("metrics skipped: some synthetic rows have no label")
+        else:
+            metrics = compute_metrics(real, syn, holdout, seed=config.seed)
+            failures += threshold_failures(metrics, config)
+        summary = {
+            "passed": not failures,
+            "failures": failures,
+            "rows": int(len(syn.y)),
+            "requested": {str(k): int(v) for k, v in requested.items()},
+            "expectations": {"evaluated": len(suite["results"]),
+                             "failed": sum(not r["success"] for r in suite["results"])},
+            "data_docs": str(out / Path(suite["data_docs"]).relative_to(tmp)),
+        }
+        _write(tmp / "suite.json", suite["suites"])
+        _write(tmp / "validation.json", suite["results"])
+        _write(tmp / "metrics.json", metrics)
+        _write(tmp / "summary.json", summary)
+    return summary
+
+
+def _finite(value: Any) -> Any:
+    """JSON-safe copy: non-finite floats (e.g. an infinite DCR ratio) become strings."""
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    if isinstance(value, float | np.floating) and not math.isfinite(value):
+        return str(float(value))
+    return to_python(value)
+
+
+def _write(path: Path, payload: Any) -> None:
+    path.write_text(json.dumps(_finite(payload), indent=2) + "\n")
+
+
+def format_summary(summary: dict) -> str:
+    """Readable lines for a terminal or a task log."""
+    head = "PASSED" if summary["passed"] else "FAILED"
+    lines = [f"validation {head}: {summary['rows']} synthetic rows, "
+             f"{summary['expectations']['failed']}/{summary['expectations']['evaluated']} "
+             "expectations failed"]
+    lines += [f"  - {failure}" for failure in summary["failures"]]
+    lines.append(f"  Data Docs: {summary['data_docs']}")
+    return "\n".join(lines)

@@ -1,0 +1,42 @@
+"""Stage `train`: fit one generator on one dataset's training split.
+
+    python -m pipelines.train --dataset digits --generator diffusion
+
+Writes models/<ds>/<gen>/ (config.json, weights.safetensors, curve.json). Checkpoints
+go to .checkpoints/<ds>/<gen>/, so a killed run (or an Airflow retry) resumes.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+
+from augment.data.storage import read_split
+from augment.generators import get_generator
+from augment.io import write_json
+from pipelines.common import CHECKPOINTS, MODELS, PLOTS, prepared_split, stage_main
+from pipelines.params import generator_params
+
+
+def train(dataset: str, generator: str, params: dict) -> str:
+    hyper = generator_params(params, generator)
+    model = get_generator(generator, **hyper)  # bad params fail before any work
+    split = read_split(prepared_split(dataset, "train"))
+    checkpoints = CHECKPOINTS / dataset / generator
+    start = time.perf_counter()
+    model.fit(split.X, split.y, checkpoint_dir=checkpoints, schema=split.schema)
+    out = model.save(MODELS / dataset / generator)
+    write_json(PLOTS / dataset / f"{generator}.json", model.curve_)  # for `dvc plots show`
+    shutil.rmtree(checkpoints, ignore_errors=True)
+    return f"trained {generator} on {dataset} in {time.perf_counter() - start:.1f} s -> {out}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    return stage_main(__doc__.splitlines()[0], train, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
+

@@ -1,0 +1,155 @@
+"""The validation gate with real Great Expectations runs: what fails, what passes, and why."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from augment.data import load_dataset
+from augment.validate.gate import GateConfig, LabelledData, run_gate
+
+
+def labelled_table(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
+    """Mixed table whose label depends on the features (so utility is measurable)."""
+    rng = np.random.default_rng(seed)
+    income = rng.lognormal(10, 0.6, n)
+    age = rng.integers(18, 80, n).astype("int64")
+    colour = pd.Series(rng.choice(["red", "green", "blue"], p=[0.5, 0.3, 0.2], size=n), dtype="str")
+    hours = rng.normal(40, 8, n).round(1)
+    hours[rng.random(n) < 0.1] = np.nan
+    X = pd.DataFrame({"income": income, "age": age, "colour": colour, "hours": hours})
+    score = np.log(income) - 10 + (age - 50) / 30 + (colour == "blue") + rng.normal(0, 0.3, n)
+    y = np.where(score > 0.4, "yes", "no").astype(object)
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def real():
+    X, y = labelled_table(900, seed=0)
+    return LabelledData(X.iloc[:600].reset_index(drop=True), y[:600]), \
+        LabelledData(X.iloc[600:].reset_index(drop=True), y[600:])
+
+
+def counts(y) -> dict:
+    labels, numbers = np.unique(y, return_counts=True)
+    return dict(zip(labels.tolist(), numbers.tolist(), strict=True))
+
+
+def gate(real, syn: LabelledData, tmp_path, requested=None, **config):
+    train, holdout = real
+    summary = run_gate(train, syn, holdout, requested or counts(syn.y), tmp_path / "report",
+                       GateConfig(**config), target="label")
+    return summary, " | ".join(summary["failures"])
+
+
+def test_real_held_out_rows_pass_and_report_is_complete(real, tmp_path):
+    X, y = labelled_table(400, seed=7)
+    summary, text = gate(real, LabelledData(X, y), tmp_path)
+    assert summary["passed"], text
+    report = tmp_path / "report"
+    assert sorted(p.name for p in report.iterdir()) == [
+        "gx", "metrics.json", "suite.json", "summary.json", "validation.json"]
+    assert (report / "gx/uncommitted/data_docs/local_site/index.html").is_file()
+    assert summary["data_docs"].endswith("index.html")
+    metrics = json.loads((report / "metrics.json").read_text())
+    assert 0.3 < metrics["detection_auc"] < 0.7
+    assert metrics["privacy"]["exact_copy_share"] == 0
+    suite = json.loads((report / "suite.json").read_text())
+    assert {"rows", "class_counts"} <= set(suite)
+    results = json.loads((report / "validation.json").read_text())
+    assert all({"expectation", "success", "observed", "kwargs"} <= set(r) for r in results)
+
+
+def _variant(seed=7, n=400):
+    X, y = labelled_table(n, seed=seed)
+    return X.copy(), y.copy()
+
+
+@pytest.mark.parametrize("case,message", [
+    ("out_of_range", "expect_column_values_to_be_between failed on 1 column(s) (rows)"),
+    ("unseen_category", "expect_column_values_to_be_in_set failed on 1 column(s) (rows)"),
+    ("unknown_label", "expect_column_values_to_be_in_set failed on 1 column(s) (rows)"),
+    ("missing_label", "expect_column_values_to_not_be_null failed on 1 column(s) (rows)"),
+    ("nan_where_none", "expect_column_values_to_not_be_null failed on 1 column(s) (rows)"),
+    ("shifted", "expect_column_kl_divergence_to_be_less_than"),
+])
+def test_gate_names_the_reason(real, tmp_path, case, message):
+    X, y = _variant()
+    if case == "out_of_range":
+        X.loc[:20, "age"] = 150
+    elif case == "unseen_category":
+        X.loc[:10, "colour"] = "ultraviolet"
+    elif case == "unknown_label":
+        y[:5] = "maybe"
+    elif case == "missing_label":
+        y[:5] = None
+    elif case == "nan_where_none":
+        X.loc[:40, "income"] = np.nan
+    elif case == "shifted":
+        X["income"] = X["income"] * 3
+    summary, text = gate(real, LabelledData(X, y), tmp_path)
+    assert not summary["passed"]
+    assert message in text
+    if case in ("unseen_category", "out_of_range", "nan_where_none", "shifted"):
+        column = {"unseen_category": "colour", "out_of_range": "age", "nan_where_none": "income",
+                  "shifted": "income"}[case]
+        assert repr(column) in text
+
+
+def test_wrong_class_counts_fail(real, tmp_path):
+    X, y = _variant()
+    requested = counts(y)
+    requested["yes"] += 5
+    summary, text = gate(real, LabelledData(X, y), tmp_path, requested=requested)
+    assert not summary["passed"] and "expect_column_pair_values_to_be_equal (class_counts)" in text
+
+
+def test_copies_of_training_rows_fail(real, tmp_path):
+    train, _ = real
+    summary, text = gate(real, LabelledData(train.X.iloc[:300].reset_index(drop=True),
+                                            train.y[:300]), tmp_path)
+    assert not summary["passed"] and "exact copies of training rows" in text
+
+
+def test_one_row_repeated_fails_as_collapse(real, tmp_path):
+    X, y = _variant()
+    X = pd.concat([X.iloc[[3]]] * len(X), ignore_index=True)
+    y = np.array([y[3]] * len(y), dtype=object)
+    summary, text = gate(real, LabelledData(X, y), tmp_path)
+    assert not summary["passed"] and "mode collapse" in text
+
+
+def test_utility_drop_fails(real, tmp_path):
+    X, y = _variant()
+    flipped = np.where(y == "yes", "no", "yes").astype(object)  # labels that mislead
+    summary, text = gate(real, LabelledData(X, flipped), tmp_path)
+    assert not summary["passed"] and "augmenting lowers validation macro-F1" in text
+
+
+def test_images_pass_real_and_fail_out_of_range(tmp_path):
+    ds = load_dataset("builtin:digits")
+    train = LabelledData(ds.X[:900], ds.y[:900])
+    holdout = LabelledData(ds.X[900:1300], ds.y[900:1300])
+    syn = LabelledData(ds.X[1300:], ds.y[1300:])
+    summary = run_gate(train, syn, holdout, counts(syn.y), tmp_path / "ok")
+    assert summary["passed"], summary["failures"]
+    bad = syn.X.copy()
+    bad[:30] = 40  # brighter than any real pixel
+    summary = run_gate(train, LabelledData(bad, syn.y), holdout, counts(syn.y), tmp_path / "bad")
+    assert not summary["passed"]
+    assert "expect_column_values_to_be_between" in " ".join(summary["failures"])
+
+
+def test_mismatched_inputs_are_clear_errors(real, tmp_path):
+    from augment.errors import DataError
+
+    train, holdout = real
+    with pytest.raises(DataError, match="all be tables or all be images"):
+        run_gate(train, LabelledData(np.zeros((3, 8, 8)), np.array([0, 1, 0])), holdout, {},
+                 tmp_path / "r")
+    with pytest.raises(DataError, match="synthetic set is empty"):
+        run_gate(train, LabelledData(train.X.iloc[:0], train.y[:0]), holdout, {}, tmp_path / "r")
+    assert not (tmp_path / "r").exists()
