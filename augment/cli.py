@@ -195,6 +195,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0 if summary["passed"] else 1
 
 
+def cmd_publish(args: argparse.Namespace) -> int:
+    from augment.publish import publish_version
+
+    tag = publish_version(args.dataset, repo=args.repo, push=not args.no_push)
+    print(f"published {args.dataset} as {tag}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="augment",
@@ -244,6 +252,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--counts", metavar="A=N,B=M", help="rows per class that were requested")
     p.add_argument("--out", required=True, help="report folder")
     p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("publish", help="tag data/published/DATASET as the next version, push to DVC")
+    p.add_argument("dataset")
+    p.add_argument("--repo", default=".", help="the git + DVC repository (default: here)")
+    p.add_argument("--no-push", action="store_true", help="tag only; do not `dvc push`")
+    p.set_defaults(func=cmd_publish)
     return parser
 
 
