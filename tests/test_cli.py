@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 
@@ -62,3 +63,60 @@ def test_missing_target_column(mixed_csv):
     assert out.returncode == 2 and "target column 'nope' not in" in out.stderr
     out = run("inspect", str(mixed_csv))
     assert out.returncode == 2 and "--target" in out.stderr
+
+
+def test_fit_sample_validate_table(tmp_path, mixed_csv):
+    model = tmp_path / "model"
+    out = run("fit", "--data", str(mixed_csv), "--target", "label", "--generator", "vae",
+              "--out", str(model), "--set", "epochs=2", "--set", "batch_size=16", "--seed", "3")
+    assert out.returncode == 0, out.stderr
+    assert (model / "weights.safetensors").is_file() and not (model / "checkpoint").exists()
+    samples = tmp_path / "syn.csv"
+    out = run("sample", "--model", str(model), "--counts", "minor=7,rare=5", "--out", str(samples))
+    assert out.returncode == 0, out.stderr
+    import pandas as pd
+
+    frame = pd.read_csv(samples)
+    assert frame["label"].value_counts().to_dict() == {"minor": 7, "rare": 5}
+    assert json.loads((tmp_path / "syn.csv.counts.json").read_text()) == {"minor": 7, "rare": 5}
+    out = run("sample", "--model", str(model), "--balance", "--out", str(tmp_path / "bal.parquet"))
+    assert out.returncode == 0 and "major: 0" in out.stdout
+    report = tmp_path / "report"
+    out = run("validate", "--real", str(mixed_csv), "--synthetic", str(samples), "--target", "label",
+              "--out", str(report))
+    assert out.returncode in (0, 1), out.stderr  # 1 = the gate failed (a 2-epoch model)
+    assert ("PASSED" if out.returncode == 0 else "FAILED") in out.stdout
+    assert "Data Docs:" in out.stdout and (report / "summary.json").is_file()
+
+
+def test_fit_sample_images(tmp_path, tiny_images):
+    X, y = tiny_images
+    data = tmp_path / "imgs.npz"
+    np.savez(data, X=X, y=y)
+    model = tmp_path / "model"
+    out = run("fit", "--data", str(data), "--generator", "gan", "--out", str(model),
+              "--set", "epochs=1", "--set", "batch_size=16")
+    assert out.returncode == 0, out.stderr
+    out = run("sample", "--model", str(model), "--ratio", "0.5", "--out", str(tmp_path / "s.npz"))
+    assert out.returncode == 0, out.stderr
+    with np.load(tmp_path / "s.npz") as arrays:
+        assert arrays["X"].shape == (30, 8, 8) and arrays["X"].dtype == np.uint8
+    assert sorted(p.name for p in tmp_path.glob("s_*.png")) == ["s_0.png", "s_1.png", "s_2.png"]
+
+
+@pytest.mark.parametrize("args,message", [
+    (["fit", "--data", "builtin:iris", "--generator", "nope", "--out", "m"], "unknown generator"),
+    (["fit", "--data", "builtin:iris", "--generator", "vae", "--out", "m", "--set", "epochz=1"],
+     "unknown parameter vae.epochz"),
+    (["sample", "--model", "no-such-model", "--balance", "--out", "s.csv"], "not a saved generator"),
+])
+def test_fit_sample_bad_input(tmp_path, args, message):
+    out = run(*args, cwd=tmp_path)
+    assert out.returncode == 2 and message in out.stderr and "Traceback" not in out.stderr
+    assert not (tmp_path / "m").exists()
+
+
+def test_validate_bad_input(tmp_path, mixed_csv):
+    out = run("validate", "--real", str(mixed_csv), "--synthetic", str(tmp_path / "none.csv"),
+              "--target", "label", "--out", str(tmp_path / "r"))
+    assert out.returncode == 2 and "no such file" in out.stderr
