@@ -17,11 +17,66 @@ from sklearn.metrics import balanced_accuracy_score, f1_score, recall_score
 
 from augment.validate.metrics import encode_tables
 
-Classifier = Literal["random_forest", "hist_gradient_boosting"]
+Classifier = Literal["random_forest", "hist_gradient_boosting", "cnn"]
 TrainSet = tuple[pd.DataFrame | np.ndarray, np.ndarray]
 
 
-def make_classifier(name: Classifier, seed: int):
+class SmallCNN:
+    """A two-conv-layer image classifier with a scikit-learn-like fit / predict.
+
+    Input: flat pixels [N, C*H*W] plus the image shape; scaled by the training max.
+    """
+
+    def __init__(self, shape: tuple[int, ...], seed: int = 0, epochs: int = 30,
+                 batch_size: int = 64, lr: float = 2e-3) -> None:
+        self.shape = shape if len(shape) == 3 else (1, *shape)
+        self.seed, self.epochs, self.batch_size, self.lr = seed, epochs, batch_size, lr
+
+    def _net(self, n_classes: int):
+        from torch import nn
+
+        c = self.shape[0]
+        return nn.Sequential(
+            nn.Conv2d(c, 32, 3, padding=1), nn.ReLU(), nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(),
+            nn.AdaptiveAvgPool2d(4), nn.Flatten(), nn.Dropout(0.25), nn.Linear(64 * 16, n_classes))
+
+    def fit(self, X: np.ndarray, y: np.ndarray) -> SmallCNN:
+        import torch
+
+        self.classes_, index = np.unique(y, return_inverse=True)
+        self.scale_ = float(np.max(X)) or 1.0
+        images = torch.from_numpy((X / self.scale_).astype(np.float32)).reshape(-1, *self.shape)
+        labels = torch.from_numpy(index.astype(np.int64))
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed)
+            self.net_ = self._net(len(self.classes_))
+            optimizer = torch.optim.Adam(self.net_.parameters(), lr=self.lr)
+            rng = torch.Generator().manual_seed(self.seed)
+            self.net_.train()
+            for _ in range(self.epochs):
+                order = torch.randperm(len(labels), generator=rng)
+                for begin in range(0, len(order), self.batch_size):
+                    idx = order[begin : begin + self.batch_size]
+                    loss = torch.nn.functional.cross_entropy(self.net_(images[idx]), labels[idx])
+                    optimizer.zero_grad()
+                    loss.backward()
+                    optimizer.step()
+        self.net_.eval()
+        return self
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        import torch
+
+        images = torch.from_numpy((X / self.scale_).astype(np.float32)).reshape(-1, *self.shape)
+        with torch.no_grad():
+            return self.classes_[self.net_(images).argmax(dim=1).numpy()]
+
+
+def make_classifier(name: Classifier, seed: int, shape: tuple[int, ...] | None = None):
+    if name == "cnn":
+        if shape is None:
+            raise ValueError("the cnn classifier needs the image shape")
+        return SmallCNN(shape, seed=seed)
     if name == "random_forest":
         return RandomForestClassifier(n_estimators=300, n_jobs=-1, random_state=seed)
     if name == "hist_gradient_boosting":
@@ -64,6 +119,7 @@ def compare(train_sets: dict[str, TrainSet], test: TrainSet, classifiers: Sequen
                             "recall": {class: mean}}}}
     """
     test_X, test_y = test
+    shape = None if isinstance(test_X, pd.DataFrame) else tuple(np.asarray(test_X).shape[1:])
     test_y = np.asarray(test_y).astype(str)
     classes = sorted(set(test_y))
     reference = next(iter(train_sets.values()))[0]
@@ -73,8 +129,8 @@ def compare(train_sets: dict[str, TrainSet], test: TrainSet, classifiers: Sequen
         labels = np.asarray(y).astype(str)
         out[name] = {}
         for clf_name in classifiers:
-            runs = [score(test_y, make_classifier(clf_name, s).fit(enc_train, labels).predict(enc_test),
-                          classes) for s in seeds]
+            runs = [score(test_y, make_classifier(clf_name, s, shape).fit(enc_train, labels)
+                          .predict(enc_test), classes) for s in seeds]
             out[name][clf_name] = {
                 key: {"mean": float(np.mean([r[key] for r in runs])),
                       "sd": float(np.std([r[key] for r in runs]))}

@@ -118,6 +118,15 @@ def _dvc(repo: str | Path, *args: str) -> str:
     return out.stdout.strip()
 
 
+def _identity(repo: str | Path) -> list[str]:
+    """`-c` options naming a committer when the machine has none configured."""
+    try:
+        _git(repo, "config", "user.email")
+        return []
+    except AugmentError:
+        return ["-c", "user.name=augment", "-c", "user.email=augment@localhost"]
+
+
 def versions(dataset: str, repo: str = ".") -> list[int]:
     """Published version numbers of `dataset`, from the tags `<dataset>-v<N>`."""
     if Path(repo).exists():
@@ -161,10 +170,11 @@ def publish_version(dataset: str, repo: str = ".", push: bool = True) -> str:
             return tag
     tag = f"{dataset}-v{(done[-1] if done else 0) + 1}"
     _git(repo, "add", "dvc.lock", "params.yaml", "dvc.yaml")
+    identity = _identity(repo)
     if _git(repo, "diff", "--cached", "--name-only"):
-        _git(repo, "commit", "-q", "-m", f"Publish {tag}")
-    _git(repo, "tag", "-a", tag, "-m", json.dumps({"dataset": dataset,
-                                                  "content_hash": manifest["content_hash"]}))
+        _git(repo, *identity, "commit", "-q", "-m", f"Publish {tag}")
+    _git(repo, *identity, "tag", "-a", tag, "-m", json.dumps({"dataset": dataset,
+                                                             "content_hash": manifest["content_hash"]}))
     if push and _dvc(repo, "remote", "list"):
         _dvc(repo, "push", "-q")
     return tag

@@ -1,44 +1,94 @@
-"""`make demo`: run the pipeline on the builtin default data and say where results are.
+"""`make demo`: the whole pipeline on the builtin data through `dvc repro`, then a summary.
 
-    python -m pipelines.demo [--params params.yaml]
+    python -m pipelines.demo [--no-publish]
+
+Configures a local-directory DVC remote (.dvc-remote/, in .dvc/config.local) when no
+remote is set, runs `dvc repro`, tags every dataset whose gate passed as a new version
+(`augment publish`), and prints per generator: gate outcome, key metrics and the
+downstream change vs real-only training.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
 import sys
 import time
 from pathlib import Path
 
 from augment.errors import AugmentError
-from pipelines.params import load_params
-from pipelines.prepare import PREPARED, prepare
+from pipelines.common import METRICS, PUBLISHED, REPORTS
+from pipelines.params import load_params, pipeline_params
+
+
+def sh(*cmd: str, capture: bool = False) -> subprocess.CompletedProcess:
+    """Run a command with this venv's tools (dvc, python) first on PATH."""
+    env = os.environ | {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+                        "DVC_NO_ANALYTICS": "1"}
+    return subprocess.run(cmd, env=env, text=True, capture_output=capture)
+
+
+def ensure_remote() -> None:
+    if not sh("dvc", "remote", "list", capture=True).stdout.strip():
+        sh("dvc", "remote", "add", "--local", "-d", "demo", ".dvc-remote")
+
+
+def summary_rows(params: dict) -> list[str]:
+    pipe = pipeline_params(params)
+    lines = [f"{'dataset':<14}{'generator':<11}{'gate':<6}{'detect AUC':>11}{'copies':>8}"
+             f"{'TSTR F1':>9}{'val F1 real':>12}{'val F1 aug':>11}  published / test-set change"]
+    for dataset in pipe.datasets:
+        manifest_file = PUBLISHED / dataset / "manifest.json"
+        chosen = json.loads(manifest_file.read_text())["generators"] if manifest_file.exists() else []
+        test = json.loads((METRICS / f"{dataset}.json").read_text()) if chosen else {}
+        for gen in pipe.generators:
+            folder = REPORTS / dataset / gen
+            if not (folder / "summary.json").exists():
+                lines.append(f"{dataset:<14}{gen:<11}(not run)")
+                continue
+            summary = json.loads((folder / "summary.json").read_text())
+            m = json.loads((folder / "metrics.json").read_text())
+            u = m.get("utility", {})
+            note = ""
+            if gen in chosen:
+                deltas = ", ".join(f"{c} {d:+.3f}" for c, d in test["delta_macro_f1"].items())
+                note = f"yes / macro-F1 {deltas}"
+            lines.append(
+                f"{dataset:<14}{gen:<11}{'pass' if summary['passed'] else 'FAIL':<6}"
+                f"{m.get('detection_auc', float('nan')):>11.3f}"
+                f"{m.get('privacy', {}).get('exact_copy_share', float('nan')):>8.1%}"
+                f"{u.get('tstr_macro_f1', float('nan')):>9.3f}{u.get('real_macro_f1', float('nan')):>12.3f}"
+                f"{u.get('augmented_macro_f1', float('nan')):>11.3f}  {note}")
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--no-publish", action="store_true", help="skip tagging versions")
     args = parser.parse_args(argv)
     start = time.perf_counter()
     try:
-        params = load_params(args.params)
-        names = list(params.get("datasets") or {})
-        for name in names:
-            prepare(name, params)
+        params = load_params()
+        ensure_remote()
+        repro = sh("dvc", "repro")
+        tags = []
+        if not args.no_publish:
+            from augment.publish import publish_version
+
+            for dataset in pipeline_params(params).datasets:
+                if (PUBLISHED / dataset / "manifest.json").exists():
+                    tags.append(publish_version(dataset))
+        print("\n" + "\n".join(summary_rows(params)))
     except AugmentError as err:
         print(f"demo: error: {err}", file=sys.stderr)
         return 2
-    print(f"\n{'dataset':<16}{'modality':<10}{'train':>7}{'val':>7}{'test':>7}  train rows per class")
-    for name in names:
-        info = json.loads((PREPARED / name / "info.json").read_text())
-        sizes = {k: sum(v.values()) for k, v in info["counts"].items()}
-        per_class = ", ".join(f"{c}:{n}" for c, n in info["counts"]["train"].items())
-        print(f"{name:<16}{info['modality']:<10}{sizes['train']:>7}{sizes['val']:>7}"
-              f"{sizes['test']:>7}  {per_class}")
-    print(f"\nprepared splits and schemas: {Path(PREPARED).resolve()}/<dataset>/ "
-          f"({time.perf_counter() - start:.1f} s)")
-    return 0
+    print(f"\nversions: {', '.join(tags) or 'none'}   reports: reports/<dataset>/<generator>/ "
+          f"(Data Docs inside)   published: data/published/   metrics: metrics/")
+    print(f"demo finished in {time.perf_counter() - start:.0f} s"
+          + ("" if repro.returncode == 0 else " (dvc repro reported a failure above)"))
+    return 0 if repro.returncode == 0 else 1
 
 
 if __name__ == "__main__":

@@ -31,6 +31,8 @@ class DatasetParams:
     drop: list[str] = field(default_factory=list)
     declare: dict[str, str] = field(default_factory=dict)
     thin: ThinParams | None = None
+    per_class: int | None = None  # low-data scenario: keep at most this many training rows
+    sample: dict[str, Any] = field(default_factory=dict)  # overrides of the `sample` section
 
 
 @dataclass(frozen=True)
@@ -97,8 +99,12 @@ def pipeline_params(params: dict[str, Any]) -> PipelineParams:
     return from_dict(PipelineParams, params.get("pipeline"), where="pipeline")
 
 
-def sample_params(params: dict[str, Any]) -> SampleParams:
-    sp = from_dict(SampleParams, params.get("sample"), where="sample")
+def sample_params(params: dict[str, Any], dataset: str | None = None) -> SampleParams:
+    """The `sample` section, with `datasets.<dataset>.sample` overrides applied."""
+    section = dict(params.get("sample") or {})
+    if dataset is not None:
+        section.update(dataset_params(params, dataset).sample)
+    sp = from_dict(SampleParams, section, where="sample")
     if sp.policy not in ("balance", "ratio", "counts"):
         raise ConfigError(f"sample.policy must be balance, ratio or counts, got {sp.policy!r}")
     return sp

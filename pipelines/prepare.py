@@ -13,7 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from augment.data import load_dataset, stratified_split, thin_classes
+from augment.data import limit_per_class, load_dataset, stratified_split, thin_classes
 from augment.data.storage import split_filename, write_split
 from augment.errors import AugmentError
 from augment.io import atomic_dir, write_json
@@ -31,6 +31,8 @@ def prepare(name: str, params: dict, out_root: Path = PREPARED) -> Path:
     train, val, test = stratified_split(ds, split.val, split.test, seed=split.seed)
     if ds_params.thin:
         train = thin_classes(train, ds_params.thin.classes, ds_params.thin.keep, seed=split.seed)
+    if ds_params.per_class:
+        train = limit_per_class(train, ds_params.per_class, seed=split.seed)
     out = out_root / name
     with atomic_dir(out) as tmp:
         for split_name, part in (("train", train), ("val", val), ("test", test)):

@@ -80,7 +80,7 @@ def publish(dataset: str, params: dict) -> str:
             "dataset": json.loads(json.dumps(dataset_params(params, dataset).__dict__, default=str)),
             "prepare": params.get("prepare"),
             "train": {g: generator_params(params, g) for g in pipe.generators},
-            "sample": sample_params(params).__dict__,
+            "sample": sample_params(params, dataset).__dict__,
             "validate": params.get("validate"),
             "publish": pp.__dict__,
         },

@@ -20,12 +20,17 @@ from pipelines.common import MODELS, SYNTHETIC, stage_main
 from pipelines.params import sample_params
 
 
+def requested_counts(dataset: str, params: dict, train_counts: dict) -> dict:
+    """Rows per class the sample policy asks for (a dataset's `sample` overrides the global)."""
+    sp = sample_params(params, dataset)
+    return policy_counts(train_counts, sp.policy, sp.ratio, sp.counts)
+
+
 def sample(dataset: str, generator: str, params: dict) -> str:
-    sp = sample_params(params)
     model = load_generator(MODELS / dataset / generator)
     train_counts = dict(zip(model.classes_, model.info_.class_counts, strict=True))
-    counts = policy_counts(train_counts, sp.policy, sp.ratio, sp.counts)
-    X, y = model.sample(counts, seed=sp.seed)
+    counts = requested_counts(dataset, params, train_counts)
+    X, y = model.sample(counts, seed=sample_params(params, dataset).seed)
     out = SYNTHETIC / dataset / generator
     with atomic_dir(out) as tmp:
         name = "samples.npz" if isinstance(X, np.ndarray) else "samples.parquet"

@@ -2,7 +2,7 @@
 
 from augment.data.schema import ColumnSpec, TableSchema, apply_overrides, infer_schema
 from augment.data.sources import BUILTIN, Dataset, load_dataset, make_dataset
-from augment.data.split import stratified_split, thin_classes
+from augment.data.split import limit_per_class, stratified_split, thin_classes
 from augment.data.transformers import ImageTransformer, Span, TableTransformer
 
 __all__ = [
@@ -15,6 +15,7 @@ __all__ = [
     "TableTransformer",
     "apply_overrides",
     "infer_schema",
+    "limit_per_class",
     "load_dataset",
     "make_dataset",
     "stratified_split",

@@ -70,3 +70,12 @@ def thin_classes(ds: Dataset, classes: list, keep: float, seed: int = 0) -> Data
         drop = rng.permutation(index)[n_keep:]
         keep_mask[drop] = False
     return ds.subset(np.flatnonzero(keep_mask), name=ds.name)
+
+
+def limit_per_class(ds: Dataset, per_class: int, seed: int = 0) -> Dataset:
+    """Keep at most `per_class` rows of every class (the low-data scenario)."""
+    if per_class < 2:
+        raise ConfigError(f"per_class must be at least 2, got {per_class}")
+    rng = np.random.default_rng(seed)
+    keep = [rng.permutation(np.flatnonzero(ds.y == label))[:per_class] for label in ds.classes]
+    return ds.subset(np.sort(np.concatenate(keep)), name=ds.name)
