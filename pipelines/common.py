@@ -20,6 +20,11 @@ METRICS = Path("metrics")
 PLOTS = Path("plots/curves")
 
 
+def gate_reports(dataset: str) -> Path:
+    """reports/<ds>/gates/: one validation report folder per generator."""
+    return REPORTS / dataset / "gates"
+
+
 def prepared_split(dataset: str, split: str) -> Path:
     """data/prepared/<ds>/<split>.parquet or .npz, whichever exists."""
     for suffix in (".parquet", ".npz"):

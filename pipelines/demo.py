@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from augment.errors import AugmentError
-from pipelines.common import METRICS, PUBLISHED, REPORTS
+from pipelines.common import METRICS, PUBLISHED, gate_reports
 from pipelines.params import load_params, pipeline_params
 
 
@@ -44,7 +44,7 @@ def summary_rows(params: dict) -> list[str]:
         chosen = json.loads(manifest_file.read_text())["generators"] if manifest_file.exists() else []
         test = json.loads((METRICS / f"{dataset}.json").read_text()) if chosen else {}
         for gen in pipe.generators:
-            folder = REPORTS / dataset / gen
+            folder = gate_reports(dataset) / gen
             if not (folder / "summary.json").exists():
                 lines.append(f"{dataset:<14}{gen:<11}(not run)")
                 continue
@@ -84,8 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     except AugmentError as err:
         print(f"demo: error: {err}", file=sys.stderr)
         return 2
-    print(f"\nversions: {', '.join(tags) or 'none'}   reports: reports/<dataset>/<generator>/ "
-          f"(Data Docs inside)   published: data/published/   metrics: metrics/")
+    print(f"\nversions: {', '.join(tags) or 'none'}   report: reports/<dataset>/index.html   gates: "
+          f"reports/<dataset>/gates/<generator>/   published: data/published/   metrics: metrics/")
     print(f"demo finished in {time.perf_counter() - start:.0f} s"
           + ("" if repro.returncode == 0 else " (dvc repro reported a failure above)"))
     return 0 if repro.returncode == 0 else 1

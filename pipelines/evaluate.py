@@ -23,7 +23,7 @@ from augment.data.storage import read_split
 from augment.downstream import compare
 from augment.io import atomic_file, write_json
 from augment.publish import combine
-from pipelines.common import METRICS, PUBLISHED, REPORTS, prepared_split, stage_main
+from pipelines.common import METRICS, PUBLISHED, gate_reports, prepared_split, stage_main
 from pipelines.params import pipeline_params
 from pipelines.sample import requested_counts
 from pipelines.validate import synthetic_file
@@ -53,7 +53,7 @@ def training_sets(dataset: str, params: dict) -> tuple[dict, dict[str, bool]]:
         sets["classic"] = _joined(train, new_X, new_y)
     gates = {}
     for gen in pipeline_params(params).generators:
-        summary = REPORTS / dataset / gen / "summary.json"
+        summary = gate_reports(dataset) / gen / "summary.json"
         if not summary.exists():
             continue
         gates[gen] = bool(json.loads(summary.read_text())["passed"])

@@ -18,7 +18,7 @@ from augment.data.storage import read_split
 from augment.errors import AugmentError
 from augment.io import atomic_dir
 from augment.publish import combine, git_revision, write_augmented
-from pipelines.common import PREPARED, PUBLISHED, REPORTS, prepared_split, stage_main
+from pipelines.common import PREPARED, PUBLISHED, gate_reports, prepared_split, stage_main
 from pipelines.params import (
     dataset_params,
     generator_params,
@@ -32,7 +32,7 @@ from pipelines.validate import synthetic_file
 def gate_outcomes(dataset: str, generators: list[str]) -> dict[str, dict]:
     outcomes = {}
     for name in generators:
-        folder = REPORTS / dataset / name
+        folder = gate_reports(dataset) / name
         if not (folder / "summary.json").is_file():
             raise AugmentError(f"no validation report for {dataset}/{name}; run the validate stage")
         outcomes[name] = {"summary": json.loads((folder / "summary.json").read_text()),

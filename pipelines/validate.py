@@ -2,7 +2,7 @@
 
     python -m pipelines.validate --dataset digits --generator diffusion
 
-Writes reports/<ds>/<gen>/ (summary.json, metrics.json, validation.json, suite.json,
+Writes reports/<ds>/gates/<gen>/ (summary.json, metrics.json, validation.json, suite.json,
 GX Data Docs). The stage succeeds whether the gate passes or fails: the outcome is
 in summary.json and the publish stage acts on it, so one failing generator does not
 stop the others.
@@ -18,7 +18,7 @@ from augment.config import from_dict
 from augment.data.storage import read_split
 from augment.errors import AugmentError
 from augment.validate.gate import GateConfig, LabelledData, format_summary, run_gate
-from pipelines.common import REPORTS, SYNTHETIC, prepared_split, stage_main
+from pipelines.common import SYNTHETIC, gate_reports, prepared_split, stage_main
 
 
 def gate_config(params: dict) -> GateConfig:
@@ -40,7 +40,7 @@ def validate(dataset: str, generator: str, params: dict) -> str:
     syn = read_split(synthetic_file(dataset, generator))
     requested = json.loads((SYNTHETIC / dataset / generator / "requested.json").read_text())
     summary = run_gate(LabelledData(train.X, train.y), LabelledData(syn.X, syn.y),
-                       LabelledData(val.X, val.y), requested, REPORTS / dataset / generator,
+                       LabelledData(val.X, val.y), requested, gate_reports(dataset) / generator,
                        config, schema=train.schema, target=train.target or "label")
     return f"{dataset}/{generator} " + format_summary(summary)
 
