@@ -88,7 +88,9 @@ def test_repro_publish_and_load_by_version(repo):
     assert manifest["rows"]["synthetic"] == 45  # ratio 0.5 of 90 training rows
     assert len(manifest["raw_fingerprint"]) == 64 and manifest["git_revision"] != "unknown"
     metrics = json.loads((repo / "metrics/iris.json").read_text())
-    assert "real_only" in metrics["scores"] and "augmented" in metrics["scores"]
+    assert {"real_only", "smote", "vae", "gan"} <= set(metrics["scores"])
+    assert "stopped_by_gate" in metrics["gate_check"]
+    assert (repo / "reports/iris/index.html").is_file()
     assert (repo / "plots/curves/iris/vae.json").is_file()
 
     second = run(["dvc", "repro"], repo, tmp)

@@ -34,8 +34,7 @@ def real():
 
 
 def counts(y) -> dict:
-    labels, numbers = np.unique(y, return_counts=True)
-    return dict(zip(labels.tolist(), numbers.tolist(), strict=True))
+    return pd.Series(y).value_counts().to_dict()  # missing labels are not counted
 
 
 def gate(real, syn: LabelledData, tmp_path, requested=None, **config):

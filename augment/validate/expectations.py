@@ -32,6 +32,8 @@ class SuiteConfig:
     range_margin: share of the real range allowed beyond the real min / max.
     range_mostly: share of values that must lie within those bounds (new real rows fall
         slightly outside the training range now and then; generators never do).
+    image_stats_margin: share of the real range of per-image mean / std allowed beyond
+        the real extremes (pixel bounds themselves are exact).
     null_rate_tolerance: how far above the real null rate a column may go.
     kl_threshold: ceiling of the per-column KL divergence to the real distribution.
     kl_bins: number of equal-mass bins for numeric columns.
@@ -39,6 +41,7 @@ class SuiteConfig:
 
     range_margin: float = 0.0
     range_mostly: float = 0.99
+    image_stats_margin: float = 0.1
     null_rate_tolerance: float = 0.05
     kl_threshold: float = 0.5
     kl_bins: int = 10
@@ -138,7 +141,7 @@ def image_expectations(X_real: np.ndarray, y_real: np.ndarray, config: SuiteConf
     ]
     for column in ("mean", "std"):
         lo, hi = float(real[column].min()), float(real[column].max())
-        margin = config.range_margin * (hi - lo)
+        margin = config.image_stats_margin * (hi - lo)
         out.append(gxe.ExpectColumnValuesToBeBetween(column=column, min_value=lo - margin,
                                                      max_value=hi + margin,
                                                      mostly=config.range_mostly))
