@@ -1,0 +1,340 @@
+"""Airflow 3 DAGs: augment one dataset with synthetic rows and publish what passes the gate.
+
+    configure -> prepare -> [train -> sample -> validate] per generator -> select -> publish
+      -> evaluate -> report
+
+- `augment_dataset`: runs on a cron schedule ($AUGMENT_SCHEDULE, default weekly; "none"
+  turns it off) and on demand with a conf, e.g.
+  `airflow dags trigger augment_dataset -c '{"dataset": "digits", "profile": "tiny"}'`.
+- `augment_dataset_raw_<ds>`, one per dataset of the workspace's params.yaml: runs when
+  the asset `augment://raw/<ds>` gets an event (a new raw version was landed).
+- publish emits an event for `augment://published/<ds>` (through the asset alias
+  `augment_published`) whose extra holds the version tag, git revision and content hash.
+
+Tasks call pipelines/ inside the workspace (the folder with params.yaml; data/, models/,
+reports/ are relative to it) and pass paths and names through XCom, never data. torch,
+pandas, GX and the library are imported inside task bodies only, so parsing stays fast.
+Every stage writes atomically and seeds come from the parameters, so a retry redoes the
+same work; deterministic errors (bad parameters, a failed gate) fail at once instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from airflow.sdk import Asset, AssetAlias, Param, TriggerRule, dag, task, task_group
+from airflow.sdk.exceptions import AirflowFailException
+
+# Airflow's own parsers put the DAG folder on sys.path; a plain DagBag (in a test) does not.
+if str(Path(__file__).parent) not in sys.path:
+    sys.path.append(str(Path(__file__).parent))
+from augment_params import (  # noqa: E402
+    default_workspace,
+    run_params,
+    run_params_file,
+    workspace_defaults,
+    write_params,
+)
+
+log = logging.getLogger("augment.dags")
+
+SCHEDULE = os.environ.get("AUGMENT_SCHEDULE", "@weekly")
+DVC_POOL = "dvc_writer"  # size 1: one task at a time commits, tags and pushes with git/DVC
+TRAIN_QUEUE = os.environ.get("AUGMENT_TRAIN_QUEUE", "default")  # e.g. "gpu" with Celery workers
+RAW_URI = "augment://raw/{}"
+PUBLISHED_URI = "augment://published/{}"
+# The dataset is a run parameter, so the published asset is named at run time.
+PUBLISHED = AssetAlias("augment_published")
+
+DEFAULT_ARGS: dict[str, Any] = {
+    "retries": 2,
+    "retry_delay": timedelta(seconds=30),
+    "retry_exponential_backoff": 2.0,  # 30 s, then 60 s
+    "max_retry_delay": timedelta(minutes=10),
+    "execution_timeout": timedelta(hours=6),
+}
+WORKSPACE = default_workspace()
+DATASETS, GENERATORS = workspace_defaults(WORKSPACE)
+
+
+def dag_params(dataset: str) -> dict[str, Param]:
+    """The run parameters, validated by Airflow before a run starts."""
+    return {
+        "dataset": Param(dataset, type="string", minLength=1,
+                         description=f"a dataset of params.yaml ({', '.join(DATASETS)})"),
+        "generators": Param(GENERATORS, type="array", items={"type": "string"}, minItems=1,
+                            uniqueItems=True, description="generator families, one branch each"),
+        "policy": Param(None, type=["null", "string"], enum=[None, "balance", "ratio", "counts"],
+                        description="class-count policy (null: params.yaml)"),
+        "ratio": Param(None, type=["null", "number"], minimum=0, description="k for policy ratio"),
+        "counts": Param(None, type=["null", "object"], additionalProperties={"type": "integer",
+                                                                             "minimum": 0},
+                        description="{class: rows} for policy counts"),
+        "seed": Param(None, type=["null", "integer"], minimum=0,
+                      description="training and sampling seed (null: params.yaml)"),
+        "profile": Param("full", enum=["tiny", "full"],
+                         description="tiny: 2 epochs, small batches, few diffusion steps"),
+        "workspace": Param(str(WORKSPACE), type="string", minLength=1,
+                           description="folder holding params.yaml; artifacts are written under it"),
+        "require_all": Param(None, type=["null", "boolean"],
+                             description="publish nothing unless every generator passes"),
+        "overrides": Param({}, type="object", description="sections merged over params.yaml last"),
+    }
+
+
+@contextlib.contextmanager
+def in_workspace(cfg: dict[str, Any]):
+    """cd into the workspace, load the run's params; bad input fails without retries."""
+    from augment.errors import AugmentError
+    from pipelines.params import load_params
+
+    with contextlib.chdir(cfg["workspace"]):
+        try:
+            yield load_params(cfg["params_file"])
+        except AugmentError as err:
+            raise AirflowFailException(str(err)) from err
+
+
+def is_versioned(workspace: Path) -> bool:
+    """A git work tree with DVC initialised: publishing there tags a version."""
+    if not (workspace / ".dvc").is_dir():
+        return False
+    probe = subprocess.run(["git", "-C", str(workspace), "rev-parse", "--is-inside-work-tree"],
+                           capture_output=True, text=True)
+    return probe.returncode == 0 and probe.stdout.strip() == "true"
+
+
+def version_published(dataset: str) -> str:
+    """Record data/published/<ds> in dvc.lock, then tag and push it (cwd: the workspace).
+
+    The DAG runs the stages itself, not `dvc repro`, so dvc.lock must be told about the
+    new output before the tag is made, or the tag would point at the previous data.
+    """
+    from augment.errors import AugmentError
+    from augment.publish import publish_version
+
+    stage = f"publish@{dataset}"
+    done = subprocess.run([sys.executable, "-m", "dvc", "commit", "--force", "--quiet", stage],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise AugmentError(f"dvc commit {stage} failed (is {dataset} in params.yaml "
+                           f"pipeline.datasets?): {done.stderr.strip()}")
+    return publish_version(dataset, repo=".", push=True)
+
+
+@task
+def configure(params: dict[str, Any] | None = None, run_id: str | None = None) -> dict[str, Any]:
+    """Merge params.yaml with this run's parameters, check them, write the run's params file."""
+    from augment.errors import AugmentError
+    from augment.generators import get_generator
+    from pipelines.params import (
+        dataset_params,
+        generator_params,
+        load_params,
+        prepare_params,
+        publish_params,
+        sample_params,
+    )
+
+    assert params is not None and run_id is not None
+    workspace = Path(params["workspace"]).expanduser().resolve()
+    try:
+        merged = run_params(load_params(workspace / "params.yaml"), dict(params))
+        dataset, generators = params["dataset"], merged["pipeline"]["generators"]
+        dataset_params(merged, dataset)
+        prepare_params(merged)
+        sample_params(merged, dataset)
+        publish_params(merged)
+        for name in generators:  # unknown families and hyperparameters fail here, before any work
+            get_generator(name, **generator_params(merged, name))
+    except AugmentError as err:
+        raise AirflowFailException(f"bad parameters: {err}") from err
+    path = write_params(run_params_file(workspace, dataset, run_id), merged)
+    log.info("run parameters: %s (profile %s, generators %s)", path, params["profile"], generators)
+    return {"workspace": str(workspace), "params_file": str(path), "dataset": dataset,
+            "generators": generators}
+
+
+@task
+def fan_out(cfg: dict[str, Any]) -> list[str]:
+    """The generator names the per-generator branches are mapped over."""
+    return cfg["generators"]
+
+
+@task
+def prepare(cfg: dict[str, Any]) -> str:
+    from pipelines.prepare import prepare as run
+
+    with in_workspace(cfg) as params:
+        return str(Path(cfg["workspace"]) / run(cfg["dataset"], params))
+
+
+@task(queue=TRAIN_QUEUE)
+def train(cfg: dict[str, Any], generator: str, prepared: str) -> str:
+    from pipelines.train import train as run
+
+    with in_workspace(cfg) as params:
+        log.info(run(cfg["dataset"], generator, params))  # resumes from its checkpoints on a retry
+    return str(Path(cfg["workspace"]) / "models" / cfg["dataset"] / generator)
+
+
+@task
+def sample(cfg: dict[str, Any], generator: str, model: str) -> str:
+    from pipelines.sample import sample as run
+
+    with in_workspace(cfg) as params:
+        log.info(run(cfg["dataset"], generator, params))
+    return str(Path(cfg["workspace"]) / "data" / "synthetic" / cfg["dataset"] / generator)
+
+
+@task
+def validate(cfg: dict[str, Any], generator: str, synthetic: str, ti=None) -> str:
+    """Run the gate; a failing gate fails this task (no retry) with the summary in the log."""
+    import json
+
+    from augment.validate.gate import format_summary
+    from pipelines.common import gate_reports
+    from pipelines.validate import validate as run
+
+    with in_workspace(cfg) as params:
+        run(cfg["dataset"], generator, params)
+        summary = json.loads((gate_reports(cfg["dataset"]) / generator / "summary.json").read_text())
+    text = f"{cfg['dataset']}/{generator} {format_summary(summary)} (in {cfg['workspace']})"
+    ti.xcom_push(key="gate", value=text)  # select lists every generator's outcome
+    if not summary["passed"]:
+        log.error(text)
+        raise AirflowFailException(text)
+    log.info(text)
+    return generator
+
+
+@task_group
+def per_generator(generator: str, cfg: dict[str, Any], prepared: str):
+    """One branch per generator: a failure here leaves the other branches running."""
+    model = train(cfg, generator, prepared)
+    return validate(cfg, generator, sample(cfg, generator, model))
+
+
+def gate_outcomes(ti, cfg: dict[str, Any]) -> dict[str, tuple[bool, str | None]]:
+    """{generator: (passed in this run, its gate summary or None when no gate ran)}."""
+    generators = cfg["generators"]
+    branches = list(range(len(generators)))  # map index i is generators[i]
+    passed = ti.xcom_pull(task_ids="per_generator.validate", map_indexes=branches)
+    gates = ti.xcom_pull(task_ids="per_generator.validate", key="gate", map_indexes=branches)
+    return {g: (name == g, gate) for g, name, gate in zip(generators, passed, gates, strict=True)}
+
+
+@task(trigger_rule=TriggerRule.ALL_DONE_MIN_ONE_SUCCESS)
+def select(cfg: dict[str, Any], branches: Any, ti=None) -> list[str]:
+    """The generators to publish: those whose gate passed in this run.
+
+    Runs once every branch is done, failed or not (`branches` only orders it after them).
+    Fails, publishing nothing, when none passed, or when `require_all` is set and any
+    generator did not pass.
+    """
+    from pipelines.params import load_params, publish_params
+
+    outcomes = gate_outcomes(ti, cfg)
+    passing = [g for g, (passed, _) in outcomes.items() if passed]
+    lines = [gate or f"{cfg['dataset']}/{g}: no gate outcome (an earlier task of this branch failed)"
+             for g, (passed, gate) in outcomes.items() if not passed]
+    require_all = publish_params(load_params(cfg["params_file"])).require_all
+    if not passing or (require_all and lines):
+        why = "no generator passed its gate" if not passing else "require_all is set"
+        raise AirflowFailException(f"nothing published ({why}):\n" + "\n".join(lines))
+    for line in lines:
+        log.warning("not published: %s", line)
+    log.info("publishing from %s", ", ".join(passing))
+    return passing
+
+
+@task(pool=DVC_POOL, outlets=[PUBLISHED])
+def publish(cfg: dict[str, Any], passing: list[str], outlet_events=None) -> str:
+    """Write data/published/<ds>/; in a git+DVC workspace also tag and push a version."""
+    import json
+
+    from augment.publish import git_revision
+    from pipelines.publish import publish as run
+
+    dataset = cfg["dataset"]
+    with in_workspace(cfg) as params:
+        # Only generators that passed in this run: older reports on disk may be stale.
+        params["pipeline"]["generators"] = passing
+        log.info(run(dataset, params))
+        tag = None
+        if is_versioned(Path(cfg["workspace"])):
+            tag = version_published(dataset)
+            log.info("published version %s", tag)
+        else:
+            log.info("%s is not a git+DVC repository: published the folder only, no version tag",
+                     cfg["workspace"])
+        manifest_path = Path(cfg["workspace"]) / "data" / "published" / dataset / "manifest.json"
+        manifest = json.loads(manifest_path.read_text())
+        revision = git_revision(".") if tag else manifest["git_revision"]
+    outlet_events[PUBLISHED].add(Asset(PUBLISHED_URI.format(dataset)), extra={
+        "dataset": dataset, "version": tag, "git_revision": revision,
+        "content_hash": manifest["content_hash"], "generators": passing,
+        "manifest": str(manifest_path), "params_file": cfg["params_file"],
+    })
+    return str(manifest_path)
+
+
+@task
+def evaluate(cfg: dict[str, Any], manifest: str, ti=None) -> str:
+    """Downstream scores: real-only vs each augmentation of this run, on the test split."""
+    from pipelines.evaluate import evaluate as run
+
+    with in_workspace(cfg) as params:
+        # Only generators gated in this run: a failed branch may have left older files.
+        params["pipeline"]["generators"] = [g for g, (_, gate) in gate_outcomes(ti, cfg).items() if gate]
+        log.info(run(cfg["dataset"], params))
+    return str(Path(cfg["workspace"]) / "metrics" / f"{cfg['dataset']}.json")
+
+
+@task
+def report(cfg: dict[str, Any], metrics: str, ti=None) -> str:
+    """The dataset's HTML report (reports/<ds>/index.html) from this run's artifacts."""
+    from pipelines.report import report as run
+
+    with in_workspace(cfg) as params:
+        params["pipeline"]["generators"] = [g for g, (_, gate) in gate_outcomes(ti, cfg).items() if gate]
+        log.info(run(cfg["dataset"], params))
+    return str(Path(cfg["workspace"]) / "reports" / cfg["dataset"] / "index.html")
+
+
+def augment_pipeline() -> None:
+    """The task graph, shared by every DAG of this file."""
+    cfg = configure()
+    prepared = prepare(cfg)
+    outcomes = per_generator.partial(cfg=cfg, prepared=prepared).expand(generator=fan_out(cfg))
+    report(cfg, evaluate(cfg, publish(cfg, select(cfg, outcomes))))
+
+
+def build_dag(dag_id: str, schedule: Any, dataset: str, doc: str):
+    return dag(
+        dag_id=dag_id,
+        schedule=schedule,
+        start_date=datetime(2025, 1, 1, tzinfo=UTC),
+        catchup=False,
+        max_active_runs=1,  # runs of one DAG share the workspace's artifact paths
+        default_args=DEFAULT_ARGS,
+        params=dag_params(dataset),
+        tags=["augment"],
+        doc_md=doc,
+    )(augment_pipeline)()
+
+
+augment_dataset = build_dag(
+    "augment_dataset", None if SCHEDULE.lower() in ("", "none") else SCHEDULE, DATASETS[0],
+    f"Augment a dataset on a schedule (`{SCHEDULE}`) or on demand with a conf.")
+for _name in DATASETS:
+    globals()[f"augment_dataset_raw_{_name}"] = build_dag(
+        f"augment_dataset_raw_{_name}", [Asset(RAW_URI.format(_name))], _name,
+        f"Augment `{_name}` whenever the asset `{RAW_URI.format(_name)}` is updated.")

@@ -1,0 +1,265 @@
+"""The Airflow DAGs: fast parsing, whole runs with `dag.test()`, the gate, a real scheduler.
+
+`dag.test()` runs every task in this process against an Airflow home in a temporary
+folder (SQLite, migrated first), on builtin data with the tiny profile, in temporary
+workspaces. Airflow reads its settings when first imported, so it is imported only
+inside the tests, after the `airflow_home` fixture has set the environment.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+DAGS = ROOT / "dags"
+BIN = Path(sys.executable).parent
+sys.path.append(str(DAGS))
+from augment_params import SMOKE_GATE, run_params  # noqa: E402
+
+DAG_IDS = {"augment_dataset", "augment_dataset_raw_digits", "augment_dataset_raw_breast_cancer"}
+
+
+def isolated_env(tmp: Path) -> dict[str, str]:
+    """Settings that keep Airflow, DVC and git away from the machine's own config."""
+    return {
+        "AIRFLOW_HOME": str(tmp / "airflow"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "GX_ANALYTICS_ENABLED": "False",
+        "DVC_NO_ANALYTICS": "1",
+        "DVC_SITE_CACHE_DIR": str(tmp / "dvc-site"),
+        "DVC_GLOBAL_CONFIG_DIR": str(tmp / "dvc-global"),
+        "DVC_SYSTEM_CONFIG_DIR": str(tmp / "dvc-system"),
+        "GIT_CONFIG_GLOBAL": str(tmp / "gitconfig"),
+        "GIT_AUTHOR_NAME": "test", "GIT_AUTHOR_EMAIL": "test@example.com",
+        "GIT_COMMITTER_NAME": "test", "GIT_COMMITTER_EMAIL": "test@example.com",
+        "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",  # publishing shells out to dvc
+    }
+
+
+@pytest.fixture(scope="module")
+def airflow_home(tmp_path_factory):
+    """A migrated Airflow home with the dvc_writer pool; the environment points at it."""
+    assert "airflow" not in sys.modules, "Airflow was imported before its home was set"
+    tmp = tmp_path_factory.mktemp("dags")
+    env = isolated_env(tmp)
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in env.items():
+            patch.setenv(key, value)
+        for key in ("AUGMENT_SCHEDULE", "AUGMENT_WORKSPACE"):  # the DAG file's defaults
+            patch.delenv(key, raising=False)
+        for command in (["db", "migrate"], ["pools", "set", "dvc_writer", "1", "one DVC writer"]):
+            done = subprocess.run([str(BIN / "airflow"), *command], capture_output=True, text=True)
+            assert done.returncode == 0, done.stderr[-2000:]
+        yield tmp
+
+
+def workspace(root: Path, versioned: bool = False) -> Path:
+    """A folder with params.yaml; with `versioned`, a git+DVC repository like this one."""
+    root.mkdir(parents=True)
+    shutil.copy(ROOT / "params.yaml", root / "params.yaml")
+    if versioned:
+        for name in ("augment", "pipelines"):  # the publish stage's code dependencies
+            shutil.copytree(ROOT / name, root / name, ignore=shutil.ignore_patterns("__pycache__"))
+        for name in ("dvc.yaml", ".dvcignore", ".gitignore"):
+            shutil.copy(ROOT / name, root / name)
+        for command in (["git", "init", "-q"], [str(BIN / "dvc"), "init", "-q"],
+                        [str(BIN / "dvc"), "remote", "add", "-d", "local", str(root.parent / "remote")],
+                        ["git", "add", "-A"], ["git", "commit", "-qm", "project"]):
+            subprocess.run(command, cwd=root, check=True, capture_output=True)
+    return root
+
+
+def run_dag(conf: dict, dag_id: str = "augment_dataset"):
+    """dag.test() with `conf`; returns the finished run and {task (index): state}."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(DAGS))
+    start = time.perf_counter()
+    run = bag.get_dag(dag_id).test(run_conf=conf)
+    print(f"dag.test {conf.get('dataset')} {conf.get('generators')}: {time.perf_counter() - start:.1f} s")
+    states = {ti.task_id + (f"[{ti.map_index}]" if ti.map_index >= 0 else ""): str(ti.state)
+              for ti in run.get_task_instances()}
+    return run, states
+
+
+def asset_events(run_id: str) -> list:
+    from airflow.models.asset import AssetEvent
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        events = session.query(AssetEvent).filter(AssetEvent.source_run_id == run_id).all()
+        return [(event.asset.uri, dict(event.extra)) for event in events]
+
+
+def test_run_params_overlay_profile_conf_and_overrides():
+    base = yaml.safe_load((ROOT / "params.yaml").read_text())
+    conf = {"dataset": "digits", "generators": ["diffusion"], "profile": "tiny", "policy": "ratio",
+            "ratio": 0.5, "seed": 7, "require_all": True,
+            "overrides": {"validate": {"suite": {"kl_bins": 5}}}}
+    merged = run_params(base, conf)
+    assert merged["pipeline"] == {"datasets": ["digits"], "generators": ["diffusion"]}
+    assert merged["train"]["seed"] == 7 and merged["train"]["diffusion"]["epochs"] == 2
+    assert merged["train"]["diffusion"]["ddim_steps"] <= merged["train"]["diffusion"]["num_timesteps"]
+    assert merged["sample"] == {**base["sample"], "policy": "ratio", "ratio": 0.5, "seed": 7}
+    assert merged["datasets"]["digits"]["sample"]["policy"] == "ratio"  # beats per-dataset settings
+    assert merged["publish"]["require_all"] is True
+    assert merged["validate"]["suite"] == {**base["validate"]["suite"], "kl_bins": 5}
+    assert merged["validate"]["max_detection_auc"] == base["validate"]["max_detection_auc"]
+    full = run_params(base, {"dataset": "digits", "profile": "full"})
+    assert full["train"] == base["train"] and full["sample"] == base["sample"]
+
+
+def test_dags_parse_fast_without_heavy_imports(airflow_home):
+    """A cold process: DagBag finds every DAG, no import errors, parsing < 2 s, no torch/GX."""
+    script = (
+        "import json, sys\n"
+        "from airflow.dag_processing.dagbag import DagBag\n"
+        f"bag = DagBag(dag_folder={str(DAGS)!r})\n"
+        "heavy = [m for m in ('torch', 'great_expectations', 'sklearn', 'augment.generators')"
+        " if m in sys.modules]\n"
+        "print(json.dumps({'errors': {k: str(v) for k, v in bag.import_errors.items()},"
+        " 'dags': sorted(bag.dag_ids), 'heavy': heavy,"
+        " 'seconds': sum(s.duration.total_seconds() for s in bag.dagbag_stats)}))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    print(f"DAG files parsed in {result['seconds']:.3f} s")
+    assert result["errors"] == {} and set(result["dags"]) >= DAG_IDS
+    assert result["seconds"] < 2.0 and result["heavy"] == []
+
+
+def test_dag_structure(airflow_home):
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.sdk import TriggerRule
+
+    bag = DagBag(dag_folder=str(DAGS))
+    dag = bag.get_dag("augment_dataset")
+    tasks = dag.task_dict
+    assert {"configure", "prepare", "per_generator.train", "per_generator.sample",
+            "per_generator.validate", "select", "publish", "evaluate"} <= set(tasks)
+    assert tasks["publish"].pool == "dvc_writer"
+    assert tasks["select"].trigger_rule == TriggerRule.ALL_DONE_MIN_ONE_SUCCESS  # runs after failures
+    train = tasks["per_generator.train"]
+    assert train.retries == 2 and train.retry_exponential_backoff > 1
+    assert dag.timetable.expression == "0 0 * * 0"  # @weekly, the default
+    raw = bag.get_dag("augment_dataset_raw_digits")
+    assert "augment://raw/digits" in str(raw.timetable.asset_condition)
+    assert raw.params["dataset"] == "digits"
+
+
+def test_bad_conf_is_rejected_before_any_work(airflow_home):
+    from airflow.sdk.exceptions import ParamValidationError
+
+    with pytest.raises(ParamValidationError):
+        run_dag({"dataset": "digits", "profile": "huge"})
+    ws = workspace(airflow_home / "bad")
+    run, states = run_dag({"dataset": "digits", "generators": ["nope"], "workspace": str(ws)})
+    assert str(run.state) == "failed" and states["configure"] == "failed"
+    assert states["publish"] != "success" and not (ws / "data").exists()
+
+
+def test_tiny_run_publishes_and_versions_breast_cancer(airflow_home):
+    ws = workspace(airflow_home / "project", versioned=True)
+    conf = {"dataset": "breast_cancer", "profile": "tiny", "workspace": str(ws),
+            "overrides": {"validate": SMOKE_GATE}}
+    run, states = run_dag(conf)
+    assert str(run.state) == "success", states
+    assert set(states.values()) == {"success"} and len(states) == 3 * 3 + 7  # 3 generators
+
+    manifest = json.loads((ws / "data/published/breast_cancer/manifest.json").read_text())
+    assert manifest["gate"]["passed"] and manifest["rows"]["synthetic"] > 0
+    assert manifest["params"]["train"][manifest["generators"][0]]["epochs"] == 2  # tiny profile
+    assert (ws / "metrics/breast_cancer.json").is_file()
+    assert (ws / "reports/breast_cancer/index.html").is_file()
+    tags = subprocess.run(["git", "tag"], cwd=ws, capture_output=True, text=True).stdout.split()
+    assert tags == ["breast_cancer-v1"]
+    revision = subprocess.run(["git", "rev-parse", "breast_cancer-v1^{commit}"], cwd=ws,
+                              capture_output=True, text=True).stdout.strip()
+    [(uri, extra)] = asset_events(run.run_id)
+    assert uri == "augment://published/breast_cancer"
+    assert extra["version"] == "breast_cancer-v1" and extra["git_revision"] == revision
+    assert extra["content_hash"] == manifest["content_hash"]
+
+    from augment.publish import load_augmented
+
+    loaded = load_augmented("breast_cancer", 1, repo=str(ws))
+    assert loaded.manifest["content_hash"] == manifest["content_hash"]
+    assert int(loaded.synthetic.sum()) == manifest["rows"]["synthetic"]
+
+
+def test_tiny_run_publishes_digits_folder(airflow_home):
+    ws = workspace(airflow_home / "digits")
+    conf = {"dataset": "digits", "profile": "tiny", "workspace": str(ws),
+            "overrides": {"validate": SMOKE_GATE}}
+    run, states = run_dag(conf, dag_id="augment_dataset_raw_digits")
+    assert str(run.state) == "success", states
+    manifest = json.loads((ws / "data/published/digits/manifest.json").read_text())
+    assert manifest["data_file"] == "augmented.npz" and manifest["rows"]["synthetic"] > 0
+    [(uri, extra)] = asset_events(run.run_id)
+    assert uri == "augment://published/digits" and extra["version"] is None  # not a git+DVC repo
+    metrics = json.loads((ws / "metrics/digits.json").read_text())
+    assert {"vae", "gan", "diffusion"} <= set(metrics["scores"])
+
+
+def test_failing_gate_publishes_nothing(airflow_home):
+    ws = workspace(airflow_home / "gate")
+    conf = {"dataset": "digits", "generators": ["vae"], "profile": "tiny", "workspace": str(ws),
+            "overrides": {"validate": {"max_detection_auc": 0.0}}}
+    run, states = run_dag(conf)
+    assert str(run.state) == "failed"
+    assert states["per_generator.validate[0]"] == "failed" and states["select"] == "failed"
+    assert states["publish"] == states["evaluate"] == states["report"] == "upstream_failed"
+    assert not (ws / "data/published").exists() and asset_events(run.run_id) == []
+    summary = json.loads((ws / "reports/digits/gates/vae/summary.json").read_text())
+    assert not summary["passed"] and any("AUC" in failure for failure in summary["failures"])
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def processes_with_env(entry: str) -> list[int]:
+    """Ids of the processes whose environment holds `entry` (Linux /proc)."""
+    found = []
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            if entry.encode() in environ.read_bytes().split(b"\0"):
+                found.append(int(environ.parent.name))
+        except OSError:  # gone, or not ours to read
+            continue
+    return found
+
+
+@pytest.mark.slow
+def test_airflow_local_drives_the_real_scheduler(tmp_path):
+    """scripts/airflow-local: scheduler + dag-processor + api-server, one run, clean stop."""
+    home, port = tmp_path / "airflow", free_port()
+    conf = {"dataset": "digits", "generators": ["vae", "gan"], "profile": "tiny",
+            "overrides": {"validate": SMOKE_GATE}}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
+    env |= {k: v for k, v in isolated_env(tmp_path).items() if not k.startswith("AIRFLOW")}
+    env["AUGMENT_VENV"] = sys.prefix  # the script runs Airflow from this environment
+    start = time.perf_counter()
+    done = subprocess.run([str(ROOT / "scripts/airflow-local"), "--home", str(home), "--port", str(port),
+                           "--timeout", "600", "--conf", json.dumps(conf)],
+                          capture_output=True, text=True, env=env, timeout=900)
+    print(f"airflow-local: {time.perf_counter() - start:.0f} s\n{done.stdout}")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "per_generator.train[1]" in done.stdout and "published manifest:" in done.stdout
+    assert (home / "workspace/data/published/digits/manifest.json").is_file()
+    assert processes_with_env(f"AIRFLOW_HOME={home}") == [], "the local Airflow is still running"
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", port)) != 0  # the api-server is gone
