@@ -71,6 +71,21 @@ def categorical_partition(values: pd.Series) -> dict[str, list] | None:
     return {"values": [to_python(v) for v in freq.index], "weights": [float(w) for w in freq]}
 
 
+def numeric_checks(real: pd.Series, low: float, high: float, margin: float, config: SuiteConfig
+                   ) -> list:
+    """Bounds [low, high] widened by `margin` x range, and KL divergence to `real`'s bins."""
+    gxe = _gxe()
+    pad = margin * (high - low)
+    out = [gxe.ExpectColumnValuesToBeBetween(column=real.name, min_value=low - pad,
+                                             max_value=high + pad, mostly=config.range_mostly)]
+    partition = numeric_partition(real, config.kl_bins)
+    if partition:
+        out.append(gxe.ExpectColumnKLDivergenceToBeLessThan(
+            column=real.name, partition_object=partition, threshold=config.kl_threshold,
+            internal_weight_holdout=0.01, tail_weight_holdout=0.01))
+    return out
+
+
 def table_expectations(real: pd.DataFrame, y_real: np.ndarray, schema: TableSchema, target: str,
                        config: SuiteConfig) -> list:
     """Expectations for the synthetic table (features + label column `target`)."""
@@ -85,15 +100,7 @@ def table_expectations(real: pd.DataFrame, y_real: np.ndarray, schema: TableSche
             mostly = max(0.0, 1.0 - spec.null_rate - config.null_rate_tolerance)
             out.append(gxe.ExpectColumnValuesToNotBeNull(column=column, mostly=round(mostly, 6)))
         if spec.kind in ("continuous", "integer"):
-            margin = config.range_margin * (spec.max - spec.min)
-            out.append(gxe.ExpectColumnValuesToBeBetween(
-                column=column, min_value=spec.min - margin, max_value=spec.max + margin,
-                mostly=config.range_mostly))
-            partition = numeric_partition(real[column], config.kl_bins)
-            if partition:
-                out.append(gxe.ExpectColumnKLDivergenceToBeLessThan(
-                    column=column, partition_object=partition, threshold=config.kl_threshold,
-                    internal_weight_holdout=0.01, tail_weight_holdout=0.01))
+            out += numeric_checks(real[column], spec.min, spec.max, config.range_margin, config)
         elif spec.kind == "categorical":
             out.append(gxe.ExpectColumnValuesToBeInSet(column=column, value_set=list(spec.categories)))
             partition = categorical_partition(real[column])
@@ -140,16 +147,9 @@ def image_expectations(X_real: np.ndarray, y_real: np.ndarray, config: SuiteConf
         gxe.ExpectColumnValuesToBeInSet(column="label", value_set=sorted(set(real["label"]))),
     ]
     for column in ("mean", "std"):
-        lo, hi = float(real[column].min()), float(real[column].max())
-        margin = config.image_stats_margin * (hi - lo)
-        out.append(gxe.ExpectColumnValuesToBeBetween(column=column, min_value=lo - margin,
-                                                     max_value=hi + margin,
-                                                     mostly=config.range_mostly))
-        partition = numeric_partition(real[column], config.kl_bins)
-        if partition:
-            out.append(gxe.ExpectColumnKLDivergenceToBeLessThan(
-                column=column, partition_object=partition, threshold=config.kl_threshold,
-                internal_weight_holdout=0.01, tail_weight_holdout=0.01))
+        values = real[column]
+        out += numeric_checks(values, float(values.min()), float(values.max()),
+                              config.image_stats_margin, config)
     return out
 
 
