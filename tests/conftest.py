@@ -2,9 +2,28 @@
 
 from __future__ import annotations
 
+import os
+import sys
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
+
+
+def tool_env(tmp: Path) -> dict[str, str]:
+    """Settings that keep DVC and git in `tmp`, away from the machine's own config, with
+    this venv's tools (dvc, python) first on PATH."""
+    return {
+        "DVC_NO_ANALYTICS": "1",
+        "DVC_SITE_CACHE_DIR": str(tmp / "dvc-site"),
+        "DVC_GLOBAL_CONFIG_DIR": str(tmp / "dvc-global"),
+        "DVC_SYSTEM_CONFIG_DIR": str(tmp / "dvc-system"),
+        "GIT_CONFIG_GLOBAL": str(tmp / "gitconfig"),
+        "GIT_AUTHOR_NAME": "test", "GIT_AUTHOR_EMAIL": "test@example.com",
+        "GIT_COMMITTER_NAME": "test", "GIT_COMMITTER_EMAIL": "test@example.com",
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+    }
 
 
 def make_mixed_table(n: int = 240, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:

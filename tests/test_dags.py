@@ -25,25 +25,18 @@ DAGS = ROOT / "dags"
 BIN = Path(sys.executable).parent
 sys.path.append(str(DAGS))
 from augment_params import SMOKE_GATE, run_params  # noqa: E402
+from conftest import tool_env  # noqa: E402
 
 DAG_IDS = {"augment_dataset", "augment_dataset_raw_digits", "augment_dataset_raw_breast_cancer"}
 
 
 def isolated_env(tmp: Path) -> dict[str, str]:
     """Settings that keep Airflow, DVC and git away from the machine's own config."""
-    return {
+    return tool_env(tmp) | {
         "AIRFLOW_HOME": str(tmp / "airflow"),
         "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "GX_ANALYTICS_ENABLED": "False",
-        "DVC_NO_ANALYTICS": "1",
-        "DVC_SITE_CACHE_DIR": str(tmp / "dvc-site"),
-        "DVC_GLOBAL_CONFIG_DIR": str(tmp / "dvc-global"),
-        "DVC_SYSTEM_CONFIG_DIR": str(tmp / "dvc-system"),
-        "GIT_CONFIG_GLOBAL": str(tmp / "gitconfig"),
-        "GIT_AUTHOR_NAME": "test", "GIT_AUTHOR_EMAIL": "test@example.com",
-        "GIT_COMMITTER_NAME": "test", "GIT_COMMITTER_EMAIL": "test@example.com",
-        "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",  # publishing shells out to dvc
     }
 
 

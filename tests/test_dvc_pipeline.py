@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import tool_env
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {
@@ -32,17 +33,7 @@ TINY = {
 
 def env(tmp: Path) -> dict:
     base = {k: v for k, v in os.environ.items() if not k.startswith(("DVC_", "GIT_"))}
-    return base | {
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-        "DVC_NO_ANALYTICS": "1",
-        "DVC_SITE_CACHE_DIR": str(tmp / "dvc-site"),
-        "DVC_GLOBAL_CONFIG_DIR": str(tmp / "dvc-global"),
-        "DVC_SYSTEM_CONFIG_DIR": str(tmp / "dvc-system"),
-        "GIT_CONFIG_GLOBAL": str(tmp / "gitconfig"),
-        "GIT_AUTHOR_NAME": "test", "GIT_AUTHOR_EMAIL": "test@example.com",
-        "GIT_COMMITTER_NAME": "test", "GIT_COMMITTER_EMAIL": "test@example.com",
-        "PYTHONPATH": "",
-    }
+    return base | tool_env(tmp) | {"PYTHONPATH": ""}
 
 
 def run(cmd: list[str], cwd: Path, tmp: Path, check: bool = True) -> subprocess.CompletedProcess:
