@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         params = load_params()
         ensure_remote()
-        repro = sh("dvc", "repro")
+        repro = sh("dvc", "repro", "--keep-going")  # one dataset's failed gate stops no other
         tags = []
         if not args.no_publish:
             from augment.publish import publish_version

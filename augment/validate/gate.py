@@ -46,7 +46,7 @@ class GateConfig:
     suite: ex.SuiteConfig = field(default_factory=ex.SuiteConfig)
     max_exact_copy_share: float = 0.05
     max_duplicate_excess: float = 0.05
-    max_detection_auc: float = 0.95
+    max_detection_auc: float = 0.999
     min_dcr_ratio: float = 0.1
     utility_tolerance: float = 0.02
     seed: int = 0
