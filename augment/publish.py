@@ -18,6 +18,7 @@ import io
 import json
 import re
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -110,8 +111,9 @@ def _git(repo: str | Path, *args: str) -> str:
 
 def _dvc(repo: str | Path, *args: str) -> str:
     try:
-        out = subprocess.run(["dvc", *args], cwd=str(repo), capture_output=True, text=True,
-                             check=True)
+        # `python -m dvc`: the dvc of this environment, whether or not it is on PATH
+        out = subprocess.run([sys.executable, "-m", "dvc", *args], cwd=str(repo),
+                             capture_output=True, text=True, check=True)
     except (subprocess.CalledProcessError, FileNotFoundError) as err:
         stderr = getattr(err, "stderr", "") or str(err)
         raise AugmentError(f"dvc {' '.join(args)} failed: {stderr.strip()}") from err

@@ -74,17 +74,40 @@ def _check_inputs(real: LabelledData, syn: LabelledData, holdout: LabelledData) 
         raise DataError("the synthetic set is empty")
 
 
+def class_matched(real: LabelledData, syn_y: np.ndarray, seed: int = 0) -> LabelledData:
+    """Real rows with the synthetic set's class mix (same classes, same proportions).
+
+    A `balance` request tops up only the minority classes, so the synthetic rows must be
+    compared with real rows of those classes, not with the whole real table.
+    """
+    rng = np.random.default_rng(seed)
+    real_y = pd.Series(real.y, dtype=object)
+    wanted = pd.Series(syn_y, dtype=object).dropna().value_counts()
+    available = {c: np.flatnonzero((real_y == c).to_numpy()) for c in wanted.index}
+    available = {c: idx for c, idx in available.items() if len(idx)}
+    if not available:
+        return real
+    scale = min(1.0, min(len(idx) / wanted[c] for c, idx in available.items()))
+    picked = np.sort(np.concatenate([
+        rng.choice(idx, size=max(1, int(round(wanted[c] * scale))), replace=False)
+        for c, idx in available.items()]))
+    X = real.X.iloc[picked].reset_index(drop=True) if real.is_table else real.X[picked]
+    return LabelledData(X, np.asarray(real.y)[picked])
+
+
 def run_suite(real: LabelledData, syn: LabelledData, requested: dict, root: Path,
               config: ex.SuiteConfig, schema: TableSchema | None, target: str) -> dict:
     """Run the GX checks of `syn` against expectations derived from `real`."""
+    reference = class_matched(real, syn.y)  # distributions of the requested classes
     if real.is_table:
         schema = schema or infer_schema(real.X)
         rows = syn.X.copy()
         rows[target] = syn.y
-        batches = {"rows": (rows, ex.table_expectations(real.X, real.y, schema, target, config))}
+        expectations = ex.table_expectations(reference.X, real.y, schema, target, config)
+        batches = {"rows": (rows, expectations)}
     else:
         stats = ex.image_stats(syn.X, syn.y)
-        batches = {"image_stats": (stats, ex.image_expectations(real.X, real.y, config))}
+        batches = {"image_stats": (stats, ex.image_expectations(reference.X, reference.y, config))}
     batches["class_counts"] = (ex.class_count_table(syn.y, requested), ex.count_expectations(requested))
     return ex.run_checks(root, batches)
 
@@ -93,19 +116,20 @@ def compute_metrics(real: LabelledData, syn: LabelledData, holdout: LabelledData
                     ) -> dict[str, Any]:
     """Fidelity, detection, privacy and utility figures of `syn` (see metrics.py)."""
     out: dict[str, Any] = {}
+    reference = class_matched(real, syn.y, seed)  # same classes and mix as the synthetic rows
     if real.is_table:
-        ks, tv = mx.column_ks(real.X, syn.X), mx.column_tv(real.X, syn.X)
+        ks, tv = mx.column_ks(reference.X, syn.X), mx.column_tv(reference.X, syn.X)
         out["fidelity"] = {
             "ks": ks, "tv": tv,
             "ks_mean": _mean(ks.values()), "tv_mean": _mean(tv.values()),
-            "correlation_distance": mx.correlation_distance(real.X, syn.X),
+            "correlation_distance": mx.correlation_distance(reference.X, syn.X),
         }
     else:
         extractor = mx.image_features(real.X, real.y)
-        f_real, f_syn = extractor(holdout.X), extractor(syn.X)
+        f_real, f_syn = extractor(class_matched(holdout, syn.y, seed).X), extractor(syn.X)
         out["fidelity"] = {"frechet_distance": mx.frechet_distance(f_real, f_syn),
                            **mx.prdc(f_real, f_syn)}
-    out["detection_auc"] = mx.detection_auc(real.X, syn.X, seed=seed)
+    out["detection_auc"] = mx.detection_auc(reference.X, syn.X, seed=seed)
     out["privacy"] = mx.privacy(real.X, syn.X, holdout.X)
     out["utility"] = mx.utility(real.X, real.y, syn.X, syn.y, holdout.X, holdout.y, seed=seed)
     return out
