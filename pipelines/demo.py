@@ -53,7 +53,7 @@ def summary_rows(params: dict) -> list[str]:
             u = m.get("utility", {})
             note = ""
             if gen in chosen:
-                deltas = ", ".join(f"{c} {d:+.3f}" for c, d in test["delta_macro_f1"].items())
+                deltas = ", ".join(f"{c} {d:+.3f}" for c, d in test["delta_macro_f1"][gen].items())
                 note = f"yes / macro-F1 {deltas}"
             lines.append(
                 f"{dataset:<14}{gen:<11}{'pass' if summary['passed'] else 'FAIL':<6}"

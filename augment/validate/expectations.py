@@ -71,14 +71,15 @@ def categorical_partition(values: pd.Series) -> dict[str, list] | None:
     return {"values": [to_python(v) for v in freq.index], "weights": [float(w) for w in freq]}
 
 
-def numeric_checks(real: pd.Series, low: float, high: float, margin: float, config: SuiteConfig
-                   ) -> list:
-    """Bounds [low, high] widened by `margin` x range, and KL divergence to `real`'s bins."""
+def numeric_checks(real: pd.Series, low: float, high: float, margin: float, config: SuiteConfig,
+                   partition_from: pd.Series | None = None) -> list:
+    """Bounds [low, high] widened by `margin` x range, and KL divergence to the bins of
+    `partition_from` (default: `real`)."""
     gxe = _gxe()
     pad = margin * (high - low)
     out = [gxe.ExpectColumnValuesToBeBetween(column=real.name, min_value=low - pad,
                                              max_value=high + pad, mostly=config.range_mostly)]
-    partition = numeric_partition(real, config.kl_bins)
+    partition = numeric_partition(real if partition_from is None else partition_from, config.kl_bins)
     if partition:
         out.append(gxe.ExpectColumnKLDivergenceToBeLessThan(
             column=real.name, partition_object=partition, threshold=config.kl_threshold,
@@ -133,10 +134,16 @@ def image_stats(X: np.ndarray, y: np.ndarray) -> pd.DataFrame:
     })
 
 
-def image_expectations(X_real: np.ndarray, y_real: np.ndarray, config: SuiteConfig) -> list:
-    """Expectations for the per-image statistics table of the synthetic images."""
+def image_expectations(X_real: np.ndarray, y_real: np.ndarray, config: SuiteConfig,
+                       X_reference: np.ndarray | None = None) -> list:
+    """Expectations for the per-image statistics table of the synthetic images.
+
+    Bounds and the label set come from all real images; the KL partitions from
+    `X_reference` (real images of the synthetic set's class mix) when given.
+    """
     gxe = _gxe()
     real = image_stats(X_real, y_real)
+    reference = real if X_reference is None else image_stats(X_reference, np.zeros(len(X_reference)))
     low, high = float(np.min(X_real)), float(np.max(X_real))
     out = [
         gxe.ExpectColumnValuesToBeInSet(column="shape", value_set=[real["shape"].iloc[0]]),
@@ -149,7 +156,7 @@ def image_expectations(X_real: np.ndarray, y_real: np.ndarray, config: SuiteConf
     for column in ("mean", "std"):
         values = real[column]
         out += numeric_checks(values, float(values.min()), float(values.max()),
-                              config.image_stats_margin, config)
+                              config.image_stats_margin, config, partition_from=reference[column])
     return out
 
 

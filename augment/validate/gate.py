@@ -46,7 +46,7 @@ class GateConfig:
     suite: ex.SuiteConfig = field(default_factory=ex.SuiteConfig)
     max_exact_copy_share: float = 0.05
     max_duplicate_excess: float = 0.05
-    max_detection_auc: float = 0.999
+    max_detection_auc: float = 0.95
     min_dcr_ratio: float = 0.1
     utility_tolerance: float = 0.02
     seed: int = 0
@@ -107,7 +107,8 @@ def run_suite(real: LabelledData, syn: LabelledData, requested: dict, root: Path
         batches = {"rows": (rows, expectations)}
     else:
         stats = ex.image_stats(syn.X, syn.y)
-        batches = {"image_stats": (stats, ex.image_expectations(reference.X, reference.y, config))}
+        expectations = ex.image_expectations(real.X, real.y, config, X_reference=reference.X)
+        batches = {"image_stats": (stats, expectations)}
     batches["class_counts"] = (ex.class_count_table(syn.y, requested), ex.count_expectations(requested))
     return ex.run_checks(root, batches)
 
