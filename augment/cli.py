@@ -195,6 +195,105 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0 if summary["passed"] else 1
 
 
+def _named_paths(pairs: Sequence[str] | None) -> dict[str, str]:
+    named = {}
+    for pair in pairs or []:
+        name, sep, path = pair.partition("=")
+        if not sep or not name or not path:
+            raise AugmentError(f"--synthetic expects NAME=PATH, got {pair!r}")
+        if name in ("real_only", "smote", "classic") or name in named:
+            raise AugmentError(f"--synthetic name {name!r} is taken; pick another")
+        named[name] = path
+    return named
+
+
+def _same_layout(real, other, what: str) -> None:
+    """Raise naming the difference when `other` does not share `real`'s columns or image shape."""
+    if real.is_table != other.is_table:
+        raise AugmentError(f"{what} is {'a table' if other.is_table else 'images'} but the real "
+                           f"training data is {'a table' if real.is_table else 'images'}")
+    if real.is_table:
+        missing = [c for c in real.X.columns if c not in other.X.columns]
+        if missing:
+            raise AugmentError(f"{what} lacks the real training columns {missing}")
+    elif real.X.shape[1:] != other.X.shape[1:]:
+        raise AugmentError(f"{what} has images of shape {other.X.shape[1:]}, the real training "
+                           f"images are {real.X.shape[1:]}")
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from augment.downstream import (
+        CLASSIFIERS,
+        compare,
+        macro_f1_change,
+        plot_scores,
+        training_sets,
+    )
+    from augment.io import write_json
+    from augment.sampling import parse_counts
+
+    unknown = [c for c in args.classifier or [] if c not in CLASSIFIERS]
+    if unknown:
+        raise AugmentError(f"unknown classifier {unknown[0]!r}; use {', '.join(CLASSIFIERS)}")
+    out = Path(args.out)
+    if out.suffix.lower() != ".json":
+        raise AugmentError(f"--out must be a .json file, got {out.name!r}")
+    if args.plot and Path(args.plot).suffix.lower() != ".png":
+        raise AugmentError(f"--plot must be a .png file, got {Path(args.plot).name!r}")
+    _, train = _read_labelled(args.real, args.target)
+    _, test = _read_labelled(args.test, args.target)
+    _same_layout(train, test, f"--test {args.test}")
+    known = set(np.asarray(train.y).astype(str))
+    unseen = sorted(set(np.asarray(test.y).astype(str)) - known)
+    if unseen:
+        raise AugmentError(f"--test has classes the training data lacks: {unseen}")
+    synthetic, requested = {}, None
+    for name, path in _named_paths(args.synthetic).items():
+        _, syn = _read_labelled(path, args.target)
+        _same_layout(train, syn, f"--synthetic {name}")
+        extra = sorted(set(np.asarray(syn.y).astype(str)) - known)
+        if extra:
+            raise AugmentError(f"--synthetic {name} has classes the training data lacks: {extra}")
+        synthetic[name] = (syn.X, syn.y)
+        sidecar = requested_counts_path(Path(path))
+        if requested is None and sidecar.is_file():
+            requested = json.loads(sidecar.read_text())
+    labels = np.asarray(train.y)
+    by_name = {str(c): c for c in np.unique(labels).tolist()}
+    if args.counts:
+        requested = parse_counts(args.counts)
+    elif requested is None and synthetic:  # baselines add what the first generator added
+        first_y = np.asarray(next(iter(synthetic.values()))[1]).astype(str)
+        names, numbers = np.unique(first_y, return_counts=True)
+        requested = dict(zip(names.tolist(), numbers.tolist(), strict=True))
+    if requested is None:  # no generator at all: baselines balance the classes
+        names, numbers = np.unique(labels.astype(str), return_counts=True)
+        requested = {n: int(numbers.max() - k) for n, k in zip(names, numbers, strict=True)}
+    wrong = sorted(set(requested) - set(by_name))
+    if wrong:
+        raise AugmentError(f"counts name classes the training data lacks: {wrong}")
+    counts = {by_name[name]: int(n) for name, n in requested.items()}
+    classifiers = args.classifier or (["hist_gradient_boosting", "random_forest"] if train.is_table
+                                      else ["random_forest", "cnn"])
+    sets = training_sets(train.X, labels, synthetic, counts, seed=0)
+    scores = compare(sets, (test.X, test.y), classifiers, args.seeds)
+    change = macro_f1_change(scores)
+    write_json(out, {"classifiers": classifiers, "seeds": args.seeds, "test_rows": len(test.y),
+                     "counts_added": {str(c): n for c, n in counts.items()},
+                     "scores": scores, "delta_macro_f1": change})
+    if args.plot:
+        plot_scores(scores, Path(args.plot), title=Path(args.real).stem)
+    print(f"{'training set':<14}" + "".join(f"{c:>26}" for c in classifiers))
+    for name, row in scores.items():
+        cells = "".join(f"{row[c]['macro_f1']['mean']:>19.4f} ± {row[c]['macro_f1']['sd']:.3f}"
+                        for c in classifiers)
+        print(f"{name:<14}{cells}")
+    print(f"test macro-F1, mean ± sd over seeds {args.seeds} -> {out}")
+    return 0
+
+
 def cmd_publish(args: argparse.Namespace) -> int:
     from augment.publish import publish_version
 
@@ -252,6 +351,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--counts", metavar="A=N,B=M", help="rows per class that were requested")
     p.add_argument("--out", required=True, help="report folder")
     p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("evaluate", help="downstream macro-F1: real only vs SMOTE, classic and "
+                       "synthetic augmentation")
+    p.add_argument("--real", required=True, help="real training split (.csv/.parquet/.npz)")
+    p.add_argument("--test", required=True, help="real test split, same format")
+    p.add_argument("--synthetic", action="append", metavar="NAME=PATH",
+                   help="a generator's new rows (repeatable), e.g. vae=vae.csv")
+    p.add_argument("--target", help="label column of tables")
+    p.add_argument("--counts", metavar="A=N,B=M", help="rows per class the baselines add "
+                   "(default: what the first --synthetic file asked for, else balance)")
+    p.add_argument("--classifier", action="append", metavar="NAME",
+                   help="random_forest | hist_gradient_boosting | cnn (repeatable)")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--out", required=True, help="scores as JSON")
+    p.add_argument("--plot", help="bar chart of the scores (.png)")
+    p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("publish", help="tag data/published/DATASET as the next version, push to DVC")
     p.add_argument("dataset")

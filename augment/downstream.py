@@ -7,7 +7,7 @@ standard deviation over several seeds.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -70,6 +70,9 @@ class SmallCNN:
         images = torch.from_numpy((X / self.scale_).astype(np.float32)).reshape(-1, *self.shape)
         with torch.no_grad():
             return self.classes_[self.net_(images).argmax(dim=1).numpy()]
+
+
+CLASSIFIERS = ("random_forest", "hist_gradient_boosting", "cnn")
 
 
 def make_classifier(name: Classifier, seed: int, shape: tuple[int, ...] | None = None):
@@ -137,3 +140,67 @@ def compare(train_sets: dict[str, TrainSet], test: TrainSet, classifiers: Sequen
                 for key in ("macro_f1", "balanced_accuracy")
             } | {"recall": {c: float(np.mean([r["recall"][c] for r in runs])) for c in classes}}
     return out
+
+
+def training_sets(X, y: np.ndarray, synthetic: Mapping[str, TrainSet], counts: Mapping[Any, int],
+                  seed: int = 0) -> dict[str, TrainSet]:
+    """Every training set the comparison needs, real rows first.
+
+    Args:
+        X, y: the real training rows (table or images [N, ...]).
+        synthetic: {generator: (X_new, y_new)}, only the new rows of each generator.
+        counts: new rows per class the baselines add (the generators' request), so every
+            augmentation is compared at the same mix ratio.
+
+    Returns:
+        {"real_only", "smote", "classic" (images only), *synthetic}: {name: (X, y)} where
+        every augmented set is the real rows followed by its new rows.
+    """
+    from augment.baselines import classic_images, smote
+    from augment.publish import combine
+
+    new_rows = {"smote": smote(X, y, counts, seed=seed)}
+    if not isinstance(X, pd.DataFrame):
+        new_rows["classic"] = classic_images(X, y, counts, seed=seed)
+    new_rows.update(synthetic)
+    sets: dict[str, TrainSet] = {"real_only": (X, np.asarray(y))}
+    for name, part in new_rows.items():
+        data = combine(X, y, {name: part})
+        sets[name] = (data.X, data.y)
+    return sets
+
+
+def macro_f1_change(scores: dict[str, dict], baseline: str = "real_only") -> dict[str, dict]:
+    """{set: {classifier: mean macro-F1 minus the baseline set's}} for every other set."""
+    base = scores[baseline]
+    return {name: {clf: row[clf]["macro_f1"]["mean"] - base[clf]["macro_f1"]["mean"] for clf in row}
+            for name, row in scores.items() if name != baseline}
+
+
+def plot_scores(scores: dict[str, dict], path, title: str) -> None:
+    """Grouped bars to `path` (PNG): test macro-F1 mean +- sd per training set and classifier."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from augment.io import atomic_file
+
+    names = list(scores)
+    classifiers = list(scores[names[0]])
+    width = 0.8 / len(classifiers)
+    fig, ax = plt.subplots(figsize=(1.2 + 1.1 * len(names), 3.6))
+    for i, clf in enumerate(classifiers):
+        means = [scores[n][clf]["macro_f1"]["mean"] for n in names]
+        sds = [scores[n][clf]["macro_f1"]["sd"] for n in names]
+        ax.bar(np.arange(len(names)) + i * width, means, width, yerr=sds, capsize=3, label=clf)
+    lows = [scores[n][c]["macro_f1"]["mean"] for n in names for c in classifiers]
+    ax.set_ylim(max(0.0, min(lows) - 0.1), 1.0)
+    ax.set_xticks(np.arange(len(names)) + width * (len(classifiers) - 1) / 2, names)
+    ax.set_ylabel("test macro-F1")
+    ax.set_title(f"{title}: downstream macro-F1 by training set")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    with atomic_file(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)

@@ -75,9 +75,11 @@ def main() -> None:
     parser.add_argument("--generators", nargs="+", default=["vae", "gan", "diffusion"])
     parser.add_argument("--params", default="{}", help='JSON {"vae": {"epochs": 10}}')
     args = parser.parse_args()
-    results = {d: run(d, args.generators, json.loads(args.params)) for d in args.datasets}
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2))
+    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    for dataset in args.datasets:  # datasets not run keep their earlier figures
+        results[dataset] = run(dataset, args.generators, json.loads(args.params))
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        RESULTS.write_text(json.dumps(results, indent=2))
     print(f"wrote {RESULTS}")
 
 

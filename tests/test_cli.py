@@ -120,3 +120,60 @@ def test_validate_bad_input(tmp_path, mixed_csv):
     out = run("validate", "--real", str(mixed_csv), "--synthetic", str(tmp_path / "none.csv"),
               "--target", "label", "--out", str(tmp_path / "r"))
     assert out.returncode == 2 and "no such file" in out.stderr
+
+
+def corner_images(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """uint8 images [n, 8, 8] of 3 classes, each a bright square in its own corner."""
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % 3
+    X = rng.integers(0, 40, size=(n, 8, 8)).astype(np.uint8)
+    for i, label in enumerate(y):
+        r, c = [(0, 0), (0, 4), (4, 0)][label]
+        X[i, r : r + 4, c : c + 4] += 200
+    return X, y
+
+
+def test_evaluate_ranks_augmentations(tmp_path):
+    train, test = tmp_path / "train.npz", tmp_path / "test.npz"
+    X, y = corner_images(30, seed=0)
+    np.savez(train, X=X[:14], y=y[:14])  # imbalanced: class 2 has 4 rows
+    test_X, test_y = corner_images(90, seed=1)
+    np.savez(test, X=test_X, y=test_y)
+    good_X, good_y = corner_images(60, seed=2)
+    np.savez(tmp_path / "good.npz", X=good_X, y=good_y)
+    np.savez(tmp_path / "bad.npz", X=good_X, y=(good_y + 1) % 3)  # every label wrong
+    report, plot = tmp_path / "scores.json", tmp_path / "scores.png"
+    out = run("evaluate", "--real", str(train), "--test", str(test),
+              "--synthetic", f"good={tmp_path / 'good.npz'}", "--synthetic",
+              f"bad={tmp_path / 'bad.npz'}", "--classifier", "random_forest", "--seeds", "0", "1",
+              "--out", str(report), "--plot", str(plot))
+    assert out.returncode == 0, out.stderr
+    result = json.loads(report.read_text())
+    assert list(result["scores"]) == ["real_only", "smote", "classic", "good", "bad"]
+    assert result["counts_added"] == {"0": 20, "1": 20, "2": 20}  # what good.npz added
+    f1 = {name: row["random_forest"]["macro_f1"]["mean"] for name, row in result["scores"].items()}
+    assert f1["bad"] < f1["real_only"] - 0.3 and f1["good"] >= f1["real_only"]
+    assert result["delta_macro_f1"]["bad"]["random_forest"] < -0.3
+    assert set(result["scores"]["good"]["random_forest"]["recall"]) == {"0", "1", "2"}
+    assert plot.read_bytes()[:4] == b"\x89PNG" and "real_only" in out.stdout
+
+
+def test_evaluate_bad_input(tmp_path, mixed_csv):
+    images = tmp_path / "imgs.npz"
+    np.savez(images, X=np.zeros((6, 8, 8), np.uint8), y=np.array([0, 0, 0, 1, 1, 1]))
+    cases = [
+        (["--test", str(images)], "is images but the real training data is a table"),
+        (["--test", str(mixed_csv), "--classifier", "svm"], "unknown classifier 'svm'"),
+        (["--test", str(mixed_csv), "--synthetic", "vae"], "--synthetic expects NAME=PATH"),
+        (["--test", str(mixed_csv), "--synthetic", f"smote={mixed_csv}"], "name 'smote' is taken"),
+        (["--test", str(mixed_csv), "--counts", "huge=3"], "classes the training data lacks"),
+        (["--test", str(tmp_path / "none.csv")], "no such file"),
+    ]
+    for extra, message in cases:
+        out = run("evaluate", "--real", str(mixed_csv), "--target", "label",
+                  "--out", str(tmp_path / "r.json"), *extra)
+        assert out.returncode == 2 and message in out.stderr, (extra, out.stderr)
+        assert "Traceback" not in out.stderr and not (tmp_path / "r.json").exists()
+    out = run("evaluate", "--real", str(mixed_csv), "--test", str(mixed_csv), "--target", "label",
+              "--out", str(tmp_path / "r.txt"))
+    assert out.returncode == 2 and "--out must be a .json file" in out.stderr
