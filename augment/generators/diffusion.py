@@ -23,7 +23,6 @@ X_syn, y_syn = gen.sample({"a": 100, "b": 20}, seed=1)
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from typing import Literal
 
@@ -34,36 +33,10 @@ from torch import nn
 from augment.errors import ConfigError
 from augment.generators.base import BaseConfig, DataInfo, Generator
 from augment.generators.diffusion_nets import TableDenoiser, UNet
+from augment.generators.networks import EMA
 from augment.generators.scheduler import NoiseScheduler
 
 QUANTILE_BOUND = 5.2  # sklearn's QuantileTransformer maps to norm.ppf(1 - 1e-7) = 5.199 at most
-
-
-class EMA(nn.Module):
-    """Exponential moving average of a network's weights (`model` is the averaged copy).
-
-    The update count is a buffer, so it is saved and restored with the weights.
-    """
-
-    def __init__(self, model: nn.Module, decay: float) -> None:
-        super().__init__()
-        self.decay = decay
-        self.model = copy.deepcopy(model).requires_grad_(False)
-        self.register_buffer("updates", torch.zeros((), dtype=torch.long))
-
-    @torch.no_grad()
-    def update(self, source: nn.Module) -> None:
-        self.updates += 1
-        # Warm-up: early on average over fewer steps so the initial weights fade fast.
-        n = int(self.updates)
-        decay = min(self.decay, (1 + n) / (10 + n))
-        for avg, new in zip(self.model.parameters(), source.parameters(), strict=True):
-            avg.lerp_(new, 1.0 - decay)
-        for avg, new in zip(self.model.buffers(), source.buffers(), strict=True):
-            avg.copy_(new)
-
-    def forward(self, *args: torch.Tensor) -> torch.Tensor:
-        return self.model(*args)
 
 
 class DiffusionGenerator(Generator):
@@ -152,7 +125,9 @@ class DiffusionGenerator(Generator):
         loss.backward()
         nn.utils.clip_grad_norm_(net.parameters(), c.grad_clip)
         optimizer.step()
-        self.modules_["ema"].update(net)
+        ema = self.modules_["ema"]
+        ema.steps += 1
+        ema.update(net, int(ema.steps))
         return {"loss": loss.item()}
 
     def _predict_noise(self, x: torch.Tensor, t: int, labels: torch.Tensor) -> torch.Tensor:

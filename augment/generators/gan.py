@@ -17,7 +17,6 @@ trained on the real one-hot rows; continuous (quantile-normal) dims pass through
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -28,10 +27,10 @@ from torch import nn
 from augment.data.transformers import Span
 from augment.generators.base import BaseConfig, DataInfo, Generator, module_parameters
 from augment.generators.gan_nets import ImageCritic, ImageGenerator, TableCritic, TableGenerator
-from augment.generators.networks import activate_spans
+from augment.generators.networks import EMA, activate_spans
 
 
-# ---- the process: losses and the weight average ----------------------------------------
+# ---- the process: losses ----------------------------------------------------------------
 def critic_loss(kind: str, real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
     """Critic loss from scores [B] on real and fake rows (hinge or Wasserstein)."""
     if kind == "hinge":
@@ -57,35 +56,6 @@ def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor,
     (grad,) = torch.autograd.grad(scores.sum(), mixed, create_graph=True)
     norm = (grad.flatten(1).pow(2).sum(dim=1) + 1e-12).sqrt()  # eps: finite gradient at 0
     return (norm - 1.0).pow(2).mean()
-
-
-class EMA(nn.Module):
-    """A frozen copy of the generator whose weights track an exponential moving average.
-
-    Also counts critic steps in a buffer, so the n_critic schedule and the EMA warm-up
-    survive checkpoints (the buffer is saved with the module).
-    """
-
-    def __init__(self, net: nn.Module) -> None:
-        super().__init__()
-        self.net = copy.deepcopy(net).requires_grad_(False)
-        self.register_buffer("steps", torch.zeros((), dtype=torch.long))
-
-    @torch.no_grad()
-    def update(self, live: nn.Module, decay: float, updates: int) -> None:
-        """ema <- d * ema + (1 - d) * live, with d warmed up as min(decay, (1+t)/(10+t)).
-
-        The warm-up keeps the average from being dominated by the random initial
-        weights when training is short.
-        """
-        d = min(decay, (1.0 + updates) / (10.0 + updates))
-        for mine, theirs in zip(self.net.parameters(), live.parameters(), strict=True):
-            mine.lerp_(theirs, 1.0 - d)
-        for mine, theirs in zip(self.net.buffers(), live.buffers(), strict=True):
-            mine.copy_(theirs)
-
-    def forward(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        return self.net(z, labels)
 
 
 def gumbel_logits(raw: torch.Tensor, spans: Sequence[Span], tau: float, rng: torch.Generator
@@ -156,7 +126,7 @@ class GANGenerator(Generator):
                                  cfg.embed_dim)
             critic = ImageCritic(info.n_classes, info.image_shape, cfg.channels, spectral,
                                  cfg.mbstd_group)
-        self.modules_ = {"generator": gen, "critic": critic, "ema": EMA(gen)}
+        self.modules_ = {"generator": gen, "critic": critic, "ema": EMA(gen, cfg.ema_decay)}
         self.optimizers_ = {
             "generator": torch.optim.Adam(module_parameters(self.modules_, "generator"),
                                           lr=cfg.lr, betas=cfg.betas, foreach=True),
@@ -213,7 +183,7 @@ class GANGenerator(Generator):
             loss_g.backward()
             self.optimizers_["generator"].step()
             critic.requires_grad_(True)
-            ema.update(gen, cfg.ema_decay, steps // max(cfg.n_critic, 1))
+            ema.update(gen, steps // max(cfg.n_critic, 1))
             self._last_loss_g = loss_g.item()
         losses["loss_g"] = getattr(self, "_last_loss_g", 0.0)
         return losses

@@ -6,6 +6,7 @@ family; what several families use is here.
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Sequence
 
@@ -130,3 +131,33 @@ def span_reconstruction_loss(raw: torch.Tensor, target: torch.Tensor, spans: Seq
         else:
             total = total + F.cross_entropy(pred, true.argmax(dim=-1), reduction="sum") / len(raw)
     return total
+
+
+class EMA(nn.Module):
+    """A frozen copy of a network whose weights track an exponential moving average of it.
+
+    `steps` is a buffer the training loop counts its steps in; it is saved and restored
+    with the weights, so the warm-up (and the GAN's n_critic schedule) survive a resume.
+    """
+
+    def __init__(self, net: nn.Module, decay: float) -> None:
+        super().__init__()
+        self.decay = decay
+        self.net = copy.deepcopy(net).requires_grad_(False)
+        self.register_buffer("steps", torch.zeros((), dtype=torch.long))
+
+    @torch.no_grad()
+    def update(self, live: nn.Module, updates: int) -> None:
+        """ema <- d * ema + (1 - d) * live after `updates` updates, d = min(decay, (1+t)/(10+t)).
+
+        The warm-up keeps the average from being dominated by the random initial weights
+        when training is short.
+        """
+        d = min(self.decay, (1.0 + updates) / (10.0 + updates))
+        for mine, theirs in zip(self.net.parameters(), live.parameters(), strict=True):
+            mine.lerp_(theirs, 1.0 - d)
+        for mine, theirs in zip(self.net.buffers(), live.buffers(), strict=True):
+            mine.copy_(theirs)
+
+    def forward(self, *args: torch.Tensor) -> torch.Tensor:
+        return self.net(*args)

@@ -1,0 +1,117 @@
+"""Does the validation gate stop the generators that make a classifier worse?
+
+    python -m bench.gate_catch [--cases digits-imbalanced digits-lowdata breast_cancer]
+
+Each case is a builtin dataset split 70/15/15 (train / val / test, stratified, seed 0)
+and a scenario applied to the training split:
+
+- digits-imbalanced: classes 5-9 thinned to 10%; `balance` policy.
+- digits-lowdata: 20 training rows per class; `ratio` policy, 2 new rows per real row.
+- breast_cancer: the table as it is; `balance` policy.
+
+Every generator family is fitted twice, at its default budget and at 2 epochs (an
+undertrained model that should be caught), sampled, and gated exactly as the pipeline's
+validate stage does (real = train, holdout = val). Independently, a 300-tree
+RandomForest is trained on real-only and on real + samples and scored on the test split
+(macro-F1, mean of 3 seeds). A generator is *harmful* when augmentation lowers test
+macro-F1; the gate *caught* it when the gate failed. Writes bench/results/gate_catch.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from augment.data import limit_per_class, load_dataset, stratified_split, thin_classes
+from augment.downstream import compare, macro_f1_change, training_sets
+from augment.generators import get_generator
+from augment.sampling import policy_counts
+from augment.validate.gate import GateConfig, LabelledData, run_gate
+
+RESULTS = Path(__file__).parent / "results" / "gate_catch.json"
+CASES = ("digits-imbalanced", "digits-lowdata", "breast_cancer")
+BUDGETS = {"default": {}, "2 epochs": {"epochs": 2}}
+
+
+def case_splits(case: str):
+    """(train, val, test) Datasets and the class-count policy (name, ratio) of a case."""
+    source = {"digits-imbalanced": "digits", "digits-lowdata": "digits"}.get(case, case)
+    ds = load_dataset(f"builtin:{source}", target="target" if source == "breast_cancer" else None)
+    train, val, test = stratified_split(ds, val=0.15, test=0.15, seed=0)
+    if case == "digits-imbalanced":
+        return thin_classes(train, [5, 6, 7, 8, 9], 0.1, seed=0), val, test, ("balance", 1.0)
+    if case == "digits-lowdata":
+        return limit_per_class(train, 20, seed=0), val, test, ("ratio", 2.0)
+    return train, val, test, ("balance", 1.0)
+
+
+def run_case(case: str, generators: list[str], seeds: tuple[int, ...]) -> list[dict]:
+    train, val, test, (policy, ratio) = case_splits(case)
+    counts = policy_counts(train.class_counts(), policy, ratio)
+    real = LabelledData(train.X, train.y)
+    rows = []
+    for name in generators:
+        for budget, params in BUDGETS.items():
+            start = time.perf_counter()
+            gen = get_generator(name, progress="never", seed=0, **params)
+            X_new, y_new = gen.fit(train.X, train.y, schema=train.schema).sample(counts, seed=1)
+            fit_s = time.perf_counter() - start
+            with tempfile.TemporaryDirectory() as tmp:
+                summary = run_gate(real, LabelledData(X_new, y_new), LabelledData(val.X, val.y),
+                                   counts, Path(tmp) / "gate", GateConfig(), schema=train.schema,
+                                   target=train.target or "label")
+            sets = training_sets(train.X, train.y, {name: (X_new, y_new)}, counts)
+            sets = {k: v for k, v in sets.items() if k in ("real_only", name)}
+            scores = compare(sets, (test.X, test.y), ["random_forest"], seeds)
+            delta = macro_f1_change(scores)[name]["random_forest"]
+            row = {"case": case, "generator": name, "budget": budget, "fit_s": round(fit_s, 1),
+                   "real_only": round(scores["real_only"]["random_forest"]["macro_f1"]["mean"], 4),
+                   "augmented": round(scores[name]["random_forest"]["macro_f1"]["mean"], 4),
+                   "delta": round(delta, 4), "gate_passed": summary["passed"],
+                   "failures": summary["failures"]}
+            rows.append(row)
+            verdict = "PASS" if row["gate_passed"] else "FAIL"
+            print(f"  {case:<18}{name:<10}{budget:<9} test macro-F1 {row['real_only']:.3f} -> "
+                  f"{row['augmented']:.3f} ({delta:+.3f})  gate {verdict}  fit {fit_s:.0f} s",
+                  flush=True)
+    return rows
+
+
+def tally(rows: list[dict]) -> dict:
+    harmful = [r for r in rows if r["delta"] < 0]
+    helpful = [r for r in rows if r["delta"] >= 0]
+    return {
+        "runs": len(rows),
+        "harmful": len(harmful),
+        "harmful_stopped": sum(not r["gate_passed"] for r in harmful),
+        "helpful": len(helpful),
+        "helpful_stopped": sum(not r["gate_passed"] for r in helpful),
+        "published_mean_delta": round(float(np.mean([r["delta"] for r in rows if r["gate_passed"]]))
+                                      if any(r["gate_passed"] for r in rows) else 0.0, 4),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--cases", nargs="+", default=list(CASES), choices=CASES)
+    parser.add_argument("--generators", nargs="+", default=["vae", "gan", "diffusion"])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    args = parser.parse_args()
+    rows = [row for case in args.cases for row in run_case(case, args.generators,
+                                                           tuple(args.seeds))]
+    result = {"tally": tally(rows), "runs": rows}
+    t = result["tally"]
+    print(f"harmful runs stopped by the gate: {t['harmful_stopped']} of {t['harmful']}; "
+          f"helpful runs stopped: {t['helpful_stopped']} of {t['helpful']}")
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2))
+    print(f"wrote {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
