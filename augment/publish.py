@@ -153,8 +153,10 @@ def read_manifest(dataset: str, repo: str = ".", rev: str | None = None) -> dict
 def publish_version(dataset: str, repo: str = ".", push: bool = True) -> str:
     """Tag the published dataset in the workspace as the next version and push its data.
 
-    Refuses a dataset whose gate failed. If the latest version holds the same content,
-    returns its tag and changes nothing: a version is never rewritten.
+    Refuses a dataset whose gate failed, and a workspace whose published folder (or any
+    input of its `publish@<dataset>` stage) differs from what dvc.lock records, since the
+    tag would point at other data than the workspace holds. If the latest version holds
+    the same content, returns its tag and changes nothing: a version is never rewritten.
 
     Returns:
         the tag, e.g. "digits-v3".
@@ -165,6 +167,10 @@ def publish_version(dataset: str, repo: str = ".", push: bool = True) -> str:
     manifest = json.loads(local.read_text())
     if not manifest.get("gate", {}).get("passed"):
         raise AugmentError(f"{dataset} did not pass its validation gate; nothing is published")
+    stale = json.loads(_dvc(repo, "status", "--json", f"publish@{dataset}") or "{}")
+    if stale:
+        raise AugmentError(f"{PUBLISHED}/{dataset} is not what `dvc repro` recorded in dvc.lock "
+                           f"({json.dumps(stale)}); run `dvc repro` and publish again")
     done = versions(dataset, repo)
     for version in reversed(done):
         tag = f"{dataset}-v{version}"

@@ -78,8 +78,12 @@ def main(argv: list[str] | None = None) -> int:
             from augment.publish import publish_version
 
             for dataset in pipeline_params(params).datasets:
-                if (PUBLISHED / dataset / "manifest.json").exists():
+                if not (PUBLISHED / dataset / "manifest.json").exists():
+                    continue
+                try:
                     tags.append(publish_version(dataset))
+                except AugmentError as err:  # e.g. its publish stage failed this time
+                    print(f"demo: {dataset} not tagged: {err}", file=sys.stderr)
         print("\n" + "\n".join(summary_rows(params)))
     except AugmentError as err:
         print(f"demo: error: {err}", file=sys.stderr)

@@ -109,6 +109,15 @@ def test_repro_publish_and_load_by_version(repo):
     assert loaded["rows"] == manifest["rows"]["real"] + manifest["rows"]["synthetic"]
     assert loaded["gens"] == manifest["generators"]
 
+    # a published folder edited after `dvc repro` is not tagged: the tag would lie
+    manifest_file = repo / "data/published/iris/manifest.json"
+    original = manifest_file.read_text()
+    manifest_file.write_text(original + " ")
+    edited = run([sys.executable, "-m", "augment.cli", "publish", "iris"], repo, tmp, check=False)
+    assert edited.returncode == 2 and "not what `dvc repro` recorded" in edited.stderr
+    assert run(["git", "tag"], repo, tmp).stdout.split() == ["iris-v1"]
+    manifest_file.write_text(original)
+
 
 def test_params_change_reruns_only_that_branch(repo):
     repo, tmp = repo
