@@ -189,3 +189,14 @@ def test_rare_class_costs_no_rejection(mixed_table):
     gen = get_generator("vae", **tiny("vae")).fit(X, y)
     _, y_syn = gen.sample({"rare": 1000}, seed=0)
     assert (y_syn == "rare").sum() == 1000
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_min_steps_raises_epochs_on_small_data(name, mixed_table):
+    X, y = mixed_table  # 240 rows: 15 steps per epoch at batch size 16
+    gen = get_generator(name, **tiny(name, min_steps=40)).fit(X, y)
+    assert [row["epoch"] for row in gen.curve_] == [1, 2, 3]  # ceil(40 / 15) > 2 epochs
+    gen = get_generator(name, **tiny(name, min_steps=20)).fit(X, y)
+    assert len(gen.curve_) == 2  # 2 epochs already give 30 steps
+    with pytest.raises(ConfigError, match="min_steps"):
+        get_generator(name, **tiny(name, min_steps=-1)).fit(X, y)

@@ -57,6 +57,9 @@ class BaseConfig:
     """Hyperparameters every family has. Families extend this dataclass."""
 
     epochs: int = 100
+    # Optimizer steps to train at least: on small data epochs are raised to reach it (a
+    # 200-row table at batch size 128 is one step per epoch). 0 = epochs as given.
+    min_steps: int = 0
     batch_size: int = 256
     lr: float = 1e-3
     seed: int = 0
@@ -181,8 +184,10 @@ class Generator(ABC):
                                   image_shape=self.transformer_.tensor_shape)
         else:
             raise DataError(f"X must be a DataFrame or an image ndarray, got {type(X).__name__}")
-        if self.config.batch_size < 1 or self.config.epochs < 0:
-            raise ConfigError("batch_size must be >= 1 and epochs >= 0")
+        if self.config.batch_size < 1 or self.config.epochs < 0 or self.config.min_steps < 0:
+            raise ConfigError("batch_size must be >= 1, epochs and min_steps >= 0")
+        steps_per_epoch = len(y) // min(self.config.batch_size, len(y))
+        self.epochs_ = max(self.config.epochs, -(-self.config.min_steps // steps_per_epoch))
         return torch.from_numpy(encoded), torch.from_numpy(index.astype(np.int64))
 
     def _train(self, data: torch.Tensor, labels: torch.Tensor, rng: torch.Generator,
@@ -192,8 +197,8 @@ class Generator(ABC):
         n = len(data)
         batch = min(self.config.batch_size, n)
         show = {"always": True, "never": False}.get(self.config.progress, sys.stderr.isatty())
-        bar = tqdm(range(start, self.config.epochs), desc=f"fit {self.name}", disable=not show,
-                   initial=start, total=self.config.epochs)
+        bar = tqdm(range(start, self.epochs_), desc=f"fit {self.name}", disable=not show,
+                   initial=start, total=self.epochs_)
         for module in self.modules_.values():
             module.train()
         for epoch in bar:
@@ -211,7 +216,7 @@ class Generator(ABC):
             row.update(self._end_epoch(epoch))
             self.curve_.append(row)
             bar.set_postfix({k: f"{v:.3g}" for k, v in row.items() if k != "epoch"})
-            last = epoch + 1 == self.config.epochs
+            last = epoch + 1 == self.epochs_
             if ckpt and ((epoch + 1) % self.config.checkpoint_every == 0 or last):
                 self._checkpoint(ckpt, epoch + 1, rng)
 

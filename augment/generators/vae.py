@@ -264,7 +264,7 @@ class VAEGenerator(Generator):
         # length is the 0-based index of the current epoch.
         beta = kl_weight_at(len(self.curve_), self.config.kl_weight, self.config.kl_anneal_epochs)
         loss = recon + beta * kl
-        if self.config.prior == "class" and len(self.curve_) == self.config.epochs - 1:
+        if self.config.prior == "class" and len(self.curve_) == self.epochs_ - 1:
             self._accumulate(mean.detach(), logvar.detach(), labels)
         optimizer = self.optimizers_["vae"]
         optimizer.zero_grad(set_to_none=True)
@@ -294,7 +294,7 @@ class VAEGenerator(Generator):
         second.index_add_(0, labels, outer)
 
     def _end_epoch(self, epoch: int) -> dict[str, float]:
-        if epoch + 1 == self.config.epochs and self._moments is not None:
+        if epoch + 1 == self.epochs_ and self._moments is not None:
             self.modules_["prior"].set_moments(*self._moments)
             self._moments = None
         return {}
