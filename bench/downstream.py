@@ -1,9 +1,12 @@
 """Downstream benchmark: does augmenting help a real classifier more than SMOTE does?
 
-    python -m bench.downstream [--datasets digits adult] [--generators vae gan diffusion]
+    python -m bench.downstream [--datasets digits digits-lowdata adult] [--generators ...]
+        [--params JSON --tag NAME]
 
 - digits: stratified 70/30 split, classes 5-9 thinned to 10% of their training rows,
   `balance` policy (every class raised to the largest). 300-tree RandomForest.
+- digits-lowdata: the same split, 20 training rows per class, `ratio` policy (2 new
+  rows per real row). 300-tree RandomForest.
 - adult (../shared/data/adult.csv): stratified 70/30 split, `balance` policy;
   RandomForest and HistGradientBoosting.
 
@@ -21,63 +24,65 @@ from pathlib import Path
 
 import numpy as np
 
-from augment.baselines import classic_images, smote
-from augment.data import make_dataset, thin_classes
-from augment.downstream import compare
+from augment.data import limit_per_class, make_dataset, thin_classes
+from augment.downstream import compare, training_sets
 from augment.generators import get_generator
-from augment.publish import combine
 from augment.sampling import policy_counts
 from bench.common import adult_split, digits_split
 
 RESULTS = Path(__file__).parent / "results" / "downstream.json"
 
 
+SCENARIOS = ("digits", "digits-lowdata", "adult")
+
+
 def scenario(name: str):
-    if name == "digits":
+    """(X_train, y_train, X_test, y_test, classifiers, (policy, ratio)) of a scenario."""
+    if name.startswith("digits"):
         X_tr, X_te, y_tr, y_te = digits_split()
-        thinned = thin_classes(make_dataset("digits", X_tr, y_tr), [5, 6, 7, 8, 9], 0.1, seed=0)
-        return thinned.X, thinned.y, X_te, y_te, ["random_forest"]
+        train = make_dataset("digits", X_tr, y_tr)
+        if name == "digits-lowdata":
+            few = limit_per_class(train, 20, seed=0)
+            return few.X, few.y, X_te, y_te, ["random_forest"], ("ratio", 2.0)
+        thinned = thin_classes(train, [5, 6, 7, 8, 9], 0.1, seed=0)
+        return thinned.X, thinned.y, X_te, y_te, ["random_forest"], ("balance", 1.0)
     X_tr, X_te, y_tr, y_te = adult_split()
-    return X_tr, y_tr, X_te, y_te, ["random_forest", "hist_gradient_boosting"]
+    return X_tr, y_tr, X_te, y_te, ["random_forest", "hist_gradient_boosting"], ("balance", 1.0)
 
 
 def run(dataset: str, generators: list[str], params: dict) -> dict:
-    X, y, X_te, y_te, classifiers = scenario(dataset)
+    X, y, X_te, y_te, classifiers, (policy, ratio) = scenario(dataset)
     labels, numbers = np.unique(y, return_counts=True)
-    counts = policy_counts(dict(zip(labels.tolist(), numbers.tolist(), strict=True)), "balance")
-    sets = {"real_only": (X, y)}
-    timing = {}
-    extra = {"smote": smote(X, y, counts, seed=0)}
-    if dataset == "digits":
-        extra["classic"] = classic_images(X, y, counts, seed=0)
+    counts = policy_counts(dict(zip(labels.tolist(), numbers.tolist(), strict=True)), policy, ratio)
+    timing, synthetic = {}, {}
     for name in generators:
         start = time.perf_counter()
         gen = get_generator(name, progress="never", **params.get(name, {})).fit(X, y)
         fit_s = time.perf_counter() - start
-        extra[name] = gen.sample(counts, seed=1)
+        synthetic[name] = gen.sample(counts, seed=1)
         timing[name] = {"fit_s": round(fit_s, 1),
                         "sample_s": round(time.perf_counter() - start - fit_s, 1)}
         print(f"  {dataset}/{name}: {timing[name]}", flush=True)
-    for name, (X_new, y_new) in extra.items():
-        data = combine(X, y, {name: (X_new, y_new)})
-        sets[name] = (data.X, data.y)
+    sets = training_sets(X, y, synthetic, counts, seed=0)
     scores = compare(sets, (X_te, y_te), classifiers, seeds=(0, 1, 2))
     table = {s: {c: round(scores[s][c]["macro_f1"]["mean"], 4) for c in classifiers} for s in scores}
     for s, row in table.items():
-        print(f"  {dataset:<7}{s:<11}{row}", flush=True)
-    return {"counts_added": {str(k): int(v) for k, v in counts.items()}, "timing": timing,
-            "macro_f1": table, "scores": scores}
+        print(f"  {dataset:<15}{s:<11}{row}", flush=True)
+    return {"params": params, "counts_added": {str(k): int(v) for k, v in counts.items()},
+            "timing": timing, "macro_f1": table, "scores": scores}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--datasets", nargs="+", default=["digits", "adult"])
+    parser.add_argument("--datasets", nargs="+", default=list(SCENARIOS), choices=SCENARIOS)
     parser.add_argument("--generators", nargs="+", default=["vae", "gan", "diffusion"])
     parser.add_argument("--params", default="{}", help='JSON {"vae": {"epochs": 10}}')
+    parser.add_argument("--tag", default="", help="store figures as DATASET/TAG (a variant)")
     args = parser.parse_args()
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     for dataset in args.datasets:  # datasets not run keep their earlier figures
-        results[dataset] = run(dataset, args.generators, json.loads(args.params))
+        key = f"{dataset}/{args.tag}" if args.tag else dataset
+        results[key] = run(dataset, args.generators, json.loads(args.params))
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         RESULTS.write_text(json.dumps(results, indent=2))
     print(f"wrote {RESULTS}")
