@@ -50,15 +50,17 @@ def case_splits(case: str):
     return train, val, test, ("balance", 1.0)
 
 
-def run_case(case: str, generators: list[str], seeds: tuple[int, ...]) -> list[dict]:
+def run_case(case: str, generators: list[str], seeds: tuple[int, ...], params: dict
+             ) -> list[dict]:
     train, val, test, (policy, ratio) = case_splits(case)
     counts = policy_counts(train.class_counts(), policy, ratio)
     real = LabelledData(train.X, train.y)
     rows = []
     for name in generators:
-        for budget, params in BUDGETS.items():
+        for budget, extra in BUDGETS.items():
+            config = {**params.get(name, {}), **extra} if budget == "default" else extra
             start = time.perf_counter()
-            gen = get_generator(name, progress="never", seed=0, **params)
+            gen = get_generator(name, progress="never", seed=0, **config)
             X_new, y_new = gen.fit(train.X, train.y, schema=train.schema).sample(counts, seed=1)
             fit_s = time.perf_counter() - start
             with tempfile.TemporaryDirectory() as tmp:
@@ -101,16 +103,20 @@ def main() -> None:
     parser.add_argument("--cases", nargs="+", default=list(CASES), choices=CASES)
     parser.add_argument("--generators", nargs="+", default=["vae", "gan", "diffusion"])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--params", default="{}",
+                        help='JSON per family for the default budget: {"vae": {"min_steps": 2000}}')
+    parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
-    rows = [row for case in args.cases for row in run_case(case, args.generators,
-                                                           tuple(args.seeds))]
-    result = {"tally": tally(rows), "runs": rows}
+    params = json.loads(args.params)
+    rows = [row for case in args.cases
+            for row in run_case(case, args.generators, tuple(args.seeds), params)]
+    result = {"params": params, "tally": tally(rows), "runs": rows}
     t = result["tally"]
     print(f"harmful runs stopped by the gate: {t['harmful_stopped']} of {t['harmful']}; "
           f"helpful runs stopped: {t['helpful_stopped']} of {t['helpful']}")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2))
-    print(f"wrote {RESULTS}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2))
+    print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":

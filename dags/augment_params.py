@@ -25,7 +25,8 @@ FALLBACK_GENERATORS = ["vae", "gan", "diffusion"]
 # The keys every family has (BaseConfig) go to each generator of the run; family
 # extras go only to that family. Tiny models rarely pass the real gate: smoke runs
 # relax it through `overrides` (see SMOKE_GATE).
-TINY_COMMON: dict[str, Any] = {"epochs": 2, "batch_size": 32, "progress": "never"}
+TINY_COMMON: dict[str, Any] = {"epochs": 2, "min_steps": 0, "batch_size": 32,
+                                "progress": "never"}
 TINY_FAMILY: dict[str, dict[str, Any]] = {"diffusion": {"num_timesteps": 50, "ddim_steps": 5}}
 TINY_SECTIONS: dict[str, Any] = {"evaluate": {"seeds": [0], "image_classifiers": ["random_forest"]}}
 

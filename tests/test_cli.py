@@ -68,7 +68,8 @@ def test_missing_target_column(mixed_csv):
 def test_fit_sample_validate_table(tmp_path, mixed_csv):
     model = tmp_path / "model"
     out = run("fit", "--data", str(mixed_csv), "--target", "label", "--generator", "vae",
-              "--out", str(model), "--set", "epochs=2", "--set", "batch_size=16", "--seed", "3")
+              "--out", str(model), "--set", "epochs=2", "--set", "min_steps=0", "--set", "batch_size=16",
+              "--seed", "3")
     assert out.returncode == 0, out.stderr
     assert (model / "weights.safetensors").is_file() and not (model / "checkpoint").exists()
     samples = tmp_path / "syn.csv"

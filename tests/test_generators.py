@@ -18,9 +18,9 @@ from augment.errors import ConfigError, DataError, ModelError
 from augment.generators import available_generators, get_generator, load_generator
 
 TINY: dict[str, dict] = {
-    "vae": {"epochs": 2, "batch_size": 16},
-    "gan": {"epochs": 2, "batch_size": 16},
-    "diffusion": {"epochs": 2, "batch_size": 16},
+    "vae": {"epochs": 2, "min_steps": 0, "batch_size": 16},
+    "gan": {"epochs": 2, "min_steps": 0, "batch_size": 16},
+    "diffusion": {"epochs": 2, "min_steps": 0, "batch_size": 16},
 }
 FAMILIES = available_generators()
 

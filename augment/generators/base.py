@@ -58,8 +58,9 @@ class BaseConfig:
 
     epochs: int = 100
     # Optimizer steps to train at least: on small data epochs are raised to reach it (a
-    # 200-row table at batch size 128 is one step per epoch). 0 = epochs as given.
-    min_steps: int = 0
+    # 400-row table at batch size 128 is 3 steps per epoch). None = the family's default
+    # for the modality (TABLE_MIN_STEPS for tables, 0 for images); 0 = epochs as given.
+    min_steps: int | None = None
     batch_size: int = 256
     lr: float = 1e-3
     seed: int = 0
@@ -93,6 +94,7 @@ class Generator(ABC):
     """Base class; see the module docstring for the contract."""
 
     name: ClassVar[str] = "base"
+    TABLE_MIN_STEPS: ClassVar[int] = 0  # default min_steps on tables
     Config: ClassVar[type[BaseConfig]] = BaseConfig
 
     def __init__(self, **params: Any) -> None:
@@ -184,10 +186,13 @@ class Generator(ABC):
                                   image_shape=self.transformer_.tensor_shape)
         else:
             raise DataError(f"X must be a DataFrame or an image ndarray, got {type(X).__name__}")
-        if self.config.batch_size < 1 or self.config.epochs < 0 or self.config.min_steps < 0:
+        min_steps = self.config.min_steps
+        if min_steps is None:
+            min_steps = self.TABLE_MIN_STEPS if self.info_.modality == "table" else 0
+        if self.config.batch_size < 1 or self.config.epochs < 0 or min_steps < 0:
             raise ConfigError("batch_size must be >= 1, epochs and min_steps >= 0")
         steps_per_epoch = len(y) // min(self.config.batch_size, len(y))
-        self.epochs_ = max(self.config.epochs, -(-self.config.min_steps // steps_per_epoch))
+        self.epochs_ = max(self.config.epochs, -(-min_steps // steps_per_epoch))
         return torch.from_numpy(encoded), torch.from_numpy(index.astype(np.int64))
 
     def _train(self, data: torch.Tensor, labels: torch.Tensor, rng: torch.Generator,
