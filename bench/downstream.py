@@ -26,7 +26,7 @@ import numpy as np
 
 from augment.data import limit_per_class, make_dataset, thin_classes
 from augment.downstream import compare, training_sets
-from augment.generators import get_generator
+from augment.generators import get_generator, load_generator
 from augment.sampling import policy_counts
 from bench.common import adult_split, digits_split
 
@@ -50,14 +50,31 @@ def scenario(name: str):
     return X_tr, y_tr, X_te, y_te, ["random_forest", "hist_gradient_boosting"], ("balance", 1.0)
 
 
-def run(dataset: str, generators: list[str], params: dict) -> dict:
+def fitted(name: str, params: dict, X, y, models: Path | None, key: str):
+    """A generator fitted on (X, y), reused from `models`/<key>-<name> when saved there."""
+    folder = models / f"{key}-{name}" if models else None
+    if folder and (folder / "config.json").is_file():
+        return load_generator(folder)
+    gen = get_generator(name, progress="never", **params.get(name, {})).fit(X, y)
+    if folder:
+        gen.save(folder)
+    return gen
+
+
+def run(dataset: str, generators: list[str], params: dict, counts: dict | None = None,
+        models: Path | None = None, key: str = "") -> dict:
     X, y, X_te, y_te, classifiers, (policy, ratio) = scenario(dataset)
     labels, numbers = np.unique(y, return_counts=True)
-    counts = policy_counts(dict(zip(labels.tolist(), numbers.tolist(), strict=True)), policy, ratio)
+    if counts:  # explicit {class: rows}, e.g. {">50K": 3000}
+        by_name = {str(c): c for c in labels.tolist()}
+        counts = {by_name[c]: int(n) for c, n in counts.items()}
+    else:
+        counts = policy_counts(dict(zip(labels.tolist(), numbers.tolist(), strict=True)),
+                               policy, ratio)
     timing, synthetic = {}, {}
     for name in generators:
         start = time.perf_counter()
-        gen = get_generator(name, progress="never", **params.get(name, {})).fit(X, y)
+        gen = fitted(name, params, X, y, models, key or dataset)
         fit_s = time.perf_counter() - start
         synthetic[name] = gen.sample(counts, seed=1)
         timing[name] = {"fit_s": round(fit_s, 1),
@@ -78,11 +95,14 @@ def main() -> None:
     parser.add_argument("--generators", nargs="+", default=["vae", "gan", "diffusion"])
     parser.add_argument("--params", default="{}", help='JSON {"vae": {"epochs": 10}}')
     parser.add_argument("--tag", default="", help="store figures as DATASET/TAG (a variant)")
+    parser.add_argument("--counts", default="", help='JSON rows to add per class, e.g. {">50K": 3000}')
+    parser.add_argument("--models", type=Path, help="save fitted generators here and reuse them")
     args = parser.parse_args()
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     for dataset in args.datasets:  # datasets not run keep their earlier figures
         key = f"{dataset}/{args.tag}" if args.tag else dataset
-        results[key] = run(dataset, args.generators, json.loads(args.params))
+        results[key] = run(dataset, args.generators, json.loads(args.params),
+                           json.loads(args.counts or "{}"), args.models, f"{dataset}{args.tag}")
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         RESULTS.write_text(json.dumps(results, indent=2))
     print(f"wrote {RESULTS}")
