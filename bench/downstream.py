@@ -18,6 +18,7 @@ Writes bench/results/downstream.json.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import time
 from pathlib import Path
@@ -102,7 +103,8 @@ def main() -> None:
     for dataset in args.datasets:  # datasets not run keep their earlier figures
         key = f"{dataset}/{args.tag}" if args.tag else dataset
         results[key] = run(dataset, args.generators, json.loads(args.params),
-                           json.loads(args.counts or "{}"), args.models, f"{dataset}{args.tag}")
+                           json.loads(args.counts or "{}"), args.models,
+                           f"{dataset}-{hashlib.sha256(args.params.encode()).hexdigest()[:8]}")
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         RESULTS.write_text(json.dumps(results, indent=2))
     print(f"wrote {RESULTS}")
