@@ -123,7 +123,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     elif args.ratio is not None:
         counts = policy_counts(train_counts, "ratio", ratio=args.ratio)
     else:
-        counts = policy_counts(train_counts, "balance")
+        counts = policy_counts(train_counts, "balance", ratio=args.balance)
     out = Path(args.out)
     suffix = out.suffix.lower()
     image = generator.info_.modality == "image"
@@ -336,7 +336,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sample", help="sample exact per-class counts from a saved generator")
     p.add_argument("--model", required=True, help="model folder written by `augment fit`")
     policy = p.add_mutually_exclusive_group(required=True)
-    policy.add_argument("--balance", action="store_true", help="raise every class to the largest")
+    policy.add_argument("--balance", nargs="?", type=float, const=1.0, metavar="SHARE",
+                        help="raise every class to the largest (or to SHARE x the largest)")
     policy.add_argument("--ratio", type=float, metavar="K", help="K new rows per real row of each class")
     policy.add_argument("--counts", metavar="A=N,B=M", help="explicit rows per class")
     p.add_argument("--out", required=True, help=".csv/.parquet for tables, .npz for images")

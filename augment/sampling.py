@@ -1,6 +1,7 @@
 """Class-count policies: how many synthetic rows to ask for, per class.
 
-- "balance": raise every class to the size of the largest (largest gets 0 new rows);
+- "balance": raise every class to `ratio` x the size of the largest (ratio 1.0, the
+  default: full balance; 0.5: every class to at least half the largest);
 - "ratio": k new rows per real row of each class (k may be fractional; rounded);
 - explicit: {class: n}.
 """
@@ -20,12 +21,16 @@ def policy_counts(train_counts: Mapping[Any, int], policy: str = "balance", rati
     Args:
         train_counts: real training rows per class.
         policy: "balance" | "ratio" | "counts".
-        ratio: k for the "ratio" policy (>= 0).
+        ratio: k for the "ratio" policy (>= 0); for "balance", the share of the largest
+            class every class is raised to (0 < ratio <= 1).
         counts: the explicit mapping for the "counts" policy.
     """
     if policy == "balance":
-        largest = max(train_counts.values())
-        return {c: largest - n for c, n in train_counts.items()}
+        if not 0 < ratio <= 1:
+            raise ConfigError(f"for the balance policy, ratio is the share of the largest class "
+                              f"to raise every class to: it must be in (0, 1], got {ratio}")
+        goal = int(round(ratio * max(train_counts.values())))
+        return {c: max(0, goal - n) for c, n in train_counts.items()}
     if policy == "ratio":
         if ratio < 0:
             raise ConfigError(f"ratio must be >= 0, got {ratio}")

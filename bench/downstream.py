@@ -63,8 +63,9 @@ def fitted(name: str, params: dict, X, y, models: Path | None, key: str):
 
 
 def run(dataset: str, generators: list[str], params: dict, counts: dict | None = None,
-        models: Path | None = None, key: str = "") -> dict:
-    X, y, X_te, y_te, classifiers, (policy, ratio) = scenario(dataset)
+        models: Path | None = None, key: str = "", policy: tuple | None = None) -> dict:
+    X, y, X_te, y_te, classifiers, default_policy = scenario(dataset)
+    policy, ratio = policy or default_policy
     labels, numbers = np.unique(y, return_counts=True)
     if counts:  # explicit {class: rows}, e.g. {">50K": 3000}
         by_name = {str(c): c for c in labels.tolist()}
@@ -86,8 +87,9 @@ def run(dataset: str, generators: list[str], params: dict, counts: dict | None =
     table = {s: {c: round(scores[s][c]["macro_f1"]["mean"], 4) for c in classifiers} for s in scores}
     for s, row in table.items():
         print(f"  {dataset:<15}{s:<11}{row}", flush=True)
-    return {"params": params, "counts_added": {str(k): int(v) for k, v in counts.items()},
-            "timing": timing, "macro_f1": table, "scores": scores}
+    return {"params": params, "policy": [policy, ratio],
+            "counts_added": {str(k): int(v) for k, v in counts.items()}, "timing": timing,
+            "macro_f1": table, "scores": scores}
 
 
 def main() -> None:
@@ -96,6 +98,8 @@ def main() -> None:
     parser.add_argument("--generators", nargs="+", default=["vae", "gan", "diffusion"])
     parser.add_argument("--params", default="{}", help='JSON {"vae": {"epochs": 10}}')
     parser.add_argument("--tag", default="", help="store figures as DATASET/TAG (a variant)")
+    parser.add_argument("--policy", nargs=2, metavar=("POLICY", "RATIO"),
+                        help="override the scenario's class-count policy, e.g. balance 0.5")
     parser.add_argument("--counts", default="", help='JSON rows to add per class, e.g. {">50K": 3000}')
     parser.add_argument("--models", type=Path, help="save fitted generators here and reuse them")
     args = parser.parse_args()
@@ -104,7 +108,8 @@ def main() -> None:
         key = f"{dataset}/{args.tag}" if args.tag else dataset
         results[key] = run(dataset, args.generators, json.loads(args.params),
                            json.loads(args.counts or "{}"), args.models,
-                           f"{dataset}-{hashlib.sha256(args.params.encode()).hexdigest()[:8]}")
+                           f"{dataset}-{hashlib.sha256(args.params.encode()).hexdigest()[:8]}",
+                           (args.policy[0], float(args.policy[1])) if args.policy else None)
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         RESULTS.write_text(json.dumps(results, indent=2))
     print(f"wrote {RESULTS}")

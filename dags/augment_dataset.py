@@ -73,7 +73,9 @@ def dag_params(dataset: str) -> dict[str, Param]:
                             uniqueItems=True, description="generator families, one branch each"),
         "policy": Param(None, type=["null", "string"], enum=[None, "balance", "ratio", "counts"],
                         description="class-count policy (null: params.yaml)"),
-        "ratio": Param(None, type=["null", "number"], minimum=0, description="k for policy ratio"),
+        "ratio": Param(None, type=["null", "number"], minimum=0,
+                       description="policy ratio: new rows per real row; policy balance: the "
+                                   "share of the largest class to raise every class to"),
         "counts": Param(None, type=["null", "object"], additionalProperties={"type": "integer",
                                                                              "minimum": 0},
                         description="{class: rows} for policy counts"),

@@ -76,7 +76,8 @@ class PipelineParams:
 
 @dataclass(frozen=True)
 class SampleParams:
-    """Class-count policy: balance | ratio (k new per real row) | counts ({class: n})."""
+    """Class-count policy: balance (every class to `ratio` x the largest) | ratio (`ratio`
+    new rows per real row) | counts ({class: n})."""
 
     policy: str = "balance"
     ratio: float = 1.0
