@@ -35,7 +35,7 @@ from augment.validate.gate import GateConfig, LabelledData, run_gate
 
 RESULTS = Path(__file__).parent / "results" / "gate_catch.json"
 CASES = ("digits-imbalanced", "digits-lowdata", "breast_cancer")
-BUDGETS = {"default": {}, "2 epochs": {"epochs": 2}}
+BUDGETS = {"default": {}, "2 epochs": {"epochs": 2, "min_steps": 0}}
 
 
 def case_splits(case: str):
