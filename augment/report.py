@@ -527,7 +527,8 @@ def _metrics(src: ReportSources, art: Artifacts, modality: str) -> str:
             row.append(f'<td class="bad">{_number(value, fmt)}</td>' if bad else _number(value, fmt))
         rows.append(row)
     note = ("<p>Figures from the validate stage, on the validation split. Red cells break a "
-            "limit of the gate. TSTR: a classifier trained on synthetic rows only.</p>")
+            "limit of the gate. TSTR: a classifier trained on synthetic rows only (&ndash; when "
+            "the synthetic rows do not cover every class, e.g. under the balance policy).</p>")
     return _section("metrics", "Key metrics", note + _table(["generator", *(c[0] for c in columns)], rows,
                                                             "numbers"))
 

@@ -35,6 +35,10 @@ def ensure_remote() -> None:
         sh("dvc", "remote", "add", "--local", "-d", "demo", ".dvc-remote")
 
 
+def _figure(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
 def summary_rows(params: dict) -> list[str]:
     pipe = pipeline_params(params)
     lines = [f"{'dataset':<14}{'generator':<11}{'gate':<6}{'detect AUC':>11}{'copies':>8}"
@@ -59,8 +63,8 @@ def summary_rows(params: dict) -> list[str]:
                 f"{dataset:<14}{gen:<11}{'pass' if summary['passed'] else 'FAIL':<6}"
                 f"{m.get('detection_auc', float('nan')):>11.3f}"
                 f"{m.get('privacy', {}).get('exact_copy_share', float('nan')):>8.1%}"
-                f"{u.get('tstr_macro_f1', float('nan')):>9.3f}{u.get('real_macro_f1', float('nan')):>12.3f}"
-                f"{u.get('augmented_macro_f1', float('nan')):>11.3f}  {note}")
+                f"{_figure(u.get('tstr_macro_f1')):>9}{_figure(u.get('real_macro_f1')):>12}"
+                f"{_figure(u.get('augmented_macro_f1')):>11}  {note}")
     return lines
 
 

@@ -190,4 +190,5 @@ def test_utility_images_and_one_class_synthetic(tiny_images):
     result = m.utility(X, y, X.copy(), y.copy(), X, y)
     assert result["real_macro_f1"] == result["tstr_macro_f1"] == 1.0
     one_class = m.utility(X, y, X[y == 0], y[y == 0], X, y)
-    assert one_class["tstr_macro_f1"] == pytest.approx(0.5 / 3)  # predicts class 0 everywhere
+    assert one_class["tstr_macro_f1"] is None and one_class["tstr_classes_covered"] == "1/3"
+    assert one_class["real_macro_f1"] == 1.0 and result["tstr_classes_covered"] == "3/3"

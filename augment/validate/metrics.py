@@ -21,6 +21,7 @@ real (reference) table, so every distance means the same thing for real and synt
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -442,10 +443,11 @@ def _fit_predict(X: np.ndarray, y: np.ndarray, X_val: np.ndarray, is_table: bool
 
 
 def utility(train_X: Data, train_y: np.ndarray, syn_X: Data, syn_y: np.ndarray, val_X: Data,
-            val_y: np.ndarray, seed: int = 0) -> dict[str, float]:
+            val_y: np.ndarray, seed: int = 0) -> dict[str, Any]:
     """Macro-F1 on real validation rows of classifiers trained on synthetic, real and both.
 
-    tstr_macro_f1 (train on synthetic only) close to real_macro_f1 (train on real) is good;
+    tstr_macro_f1 (train on synthetic only; None unless the synthetic set has every
+    validation class) close to real_macro_f1 (train on real) is good;
     augmented_delta = augmented_macro_f1 (real + synthetic) - real_macro_f1 > 0 means the
     synthetic rows help. Tables: HistGradientBoosting on encoded features; images: a
     200-tree RandomForest on flattened pixels. F1 averages over the classes in val_y.
@@ -466,8 +468,12 @@ def utility(train_X: Data, train_y: np.ndarray, syn_X: Data, syn_y: np.ndarray, 
 
     real = score(enc_train, y_train)
     augmented = score(np.vstack([enc_train, enc_syn]), np.concatenate([y_train, y_syn]))
+    covered = int(np.isin(classes, y_syn).sum())
     return {
-        "tstr_macro_f1": score(enc_syn, y_syn),
+        # None when the synthetic set lacks some classes (a balance request adds no rows
+        # to the largest class): a classifier cannot learn a class it never sees.
+        "tstr_macro_f1": score(enc_syn, y_syn) if covered == len(classes) else None,
+        "tstr_classes_covered": f"{covered}/{len(classes)}",
         "real_macro_f1": real,
         "augmented_macro_f1": augmented,
         "augmented_delta": augmented - real,
