@@ -232,7 +232,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         training_sets,
     )
     from augment.io import write_json
-    from augment.sampling import parse_counts
+    from augment.sampling import parse_counts, policy_counts
 
     unknown = [c for c in args.classifier or [] if c not in CLASSIFIERS]
     if unknown:
@@ -270,7 +270,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         requested = dict(zip(names.tolist(), numbers.tolist(), strict=True))
     if requested is None:  # no generator at all: baselines balance the classes
         names, numbers = np.unique(labels.astype(str), return_counts=True)
-        requested = {n: int(numbers.max() - k) for n, k in zip(names, numbers, strict=True)}
+        requested = policy_counts(dict(zip(names.tolist(), numbers.tolist(), strict=True)),
+                                  "balance")
     wrong = sorted(set(requested) - set(by_name))
     if wrong:
         raise AugmentError(f"counts name classes the training data lacks: {wrong}")

@@ -178,3 +178,14 @@ def test_evaluate_bad_input(tmp_path, mixed_csv):
     out = run("evaluate", "--real", str(mixed_csv), "--test", str(mixed_csv), "--target", "label",
               "--out", str(tmp_path / "r.txt"))
     assert out.returncode == 2 and "--out must be a .json file" in out.stderr
+
+
+def test_evaluate_table_baselines_only(tmp_path, mixed_csv):
+    out = run("evaluate", "--real", str(mixed_csv), "--test", str(mixed_csv), "--target", "label",
+              "--classifier", "hist_gradient_boosting", "--seeds", "0",
+              "--out", str(tmp_path / "r.json"))
+    assert out.returncode == 0, out.stderr
+    result = json.loads((tmp_path / "r.json").read_text())
+    assert list(result["scores"]) == ["real_only", "smote"]  # no classic transforms for tables
+    counts = result["counts_added"]  # nothing to copy: SMOTENC raises every class to the largest
+    assert counts["major"] == 0 and counts["minor"] > 0 and counts["rare"] > counts["minor"]
