@@ -207,8 +207,11 @@ def _named_paths(pairs: Sequence[str] | None) -> dict[str, str]:
     return named
 
 
-def _same_layout(real, other, what: str) -> None:
-    """Raise naming the difference when `other` does not share `real`'s columns or image shape."""
+def _like_training(real, other, what: str) -> None:
+    """Raise naming the difference when `other` does not share `real`'s columns or image
+    shape, or has classes `real` lacks."""
+    import numpy as np
+
     if real.is_table != other.is_table:
         raise AugmentError(f"{what} is {'a table' if other.is_table else 'images'} but the real "
                            f"training data is {'a table' if real.is_table else 'images'}")
@@ -219,6 +222,34 @@ def _same_layout(real, other, what: str) -> None:
     elif real.X.shape[1:] != other.X.shape[1:]:
         raise AugmentError(f"{what} has images of shape {other.X.shape[1:]}, the real training "
                            f"images are {real.X.shape[1:]}")
+    labels = lambda data: set(np.asarray(data.y).astype(str).tolist())  # noqa: E731
+    unseen = sorted(labels(other) - labels(real))
+    if unseen:
+        raise AugmentError(f"{what} has classes the training data lacks: {unseen}")
+
+
+def _baseline_counts(labels, synthetic: dict, requested: dict | None, text: str | None) -> dict:
+    """Rows per class the baselines add, keyed like `labels`: `--counts` if given, else what
+    the first synthetic set was asked for (`requested`) or holds, else the balance policy."""
+    import numpy as np
+
+    from augment.sampling import parse_counts, policy_counts
+
+    def counted(values) -> dict[str, int]:
+        names, numbers = np.unique(np.asarray(values).astype(str), return_counts=True)
+        return dict(zip(names.tolist(), numbers.tolist(), strict=True))
+
+    if text:
+        requested = parse_counts(text)
+    elif requested is None and synthetic:
+        requested = counted(next(iter(synthetic.values()))[1])
+    elif requested is None:
+        requested = policy_counts(counted(labels), "balance")
+    by_name = {str(c): c for c in np.unique(labels).tolist()}
+    wrong = sorted(set(requested) - set(by_name))
+    if wrong:
+        raise AugmentError(f"counts name classes the training data lacks: {wrong}")
+    return {by_name[name]: int(n) for name, n in requested.items()}
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -232,7 +263,6 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         training_sets,
     )
     from augment.io import write_json
-    from augment.sampling import parse_counts, policy_counts
 
     unknown = [c for c in args.classifier or [] if c not in CLASSIFIERS]
     if unknown:
@@ -244,38 +274,17 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         raise AugmentError(f"--plot must be a .png file, got {Path(args.plot).name!r}")
     _, train = _read_labelled(args.real, args.target)
     _, test = _read_labelled(args.test, args.target)
-    _same_layout(train, test, f"--test {args.test}")
-    known = set(np.asarray(train.y).astype(str))
-    unseen = sorted(set(np.asarray(test.y).astype(str)) - known)
-    if unseen:
-        raise AugmentError(f"--test has classes the training data lacks: {unseen}")
+    _like_training(train, test, f"--test {args.test}")
     synthetic, requested = {}, None
     for name, path in _named_paths(args.synthetic).items():
         _, syn = _read_labelled(path, args.target)
-        _same_layout(train, syn, f"--synthetic {name}")
-        extra = sorted(set(np.asarray(syn.y).astype(str)) - known)
-        if extra:
-            raise AugmentError(f"--synthetic {name} has classes the training data lacks: {extra}")
+        _like_training(train, syn, f"--synthetic {name}")
         synthetic[name] = (syn.X, syn.y)
         sidecar = requested_counts_path(Path(path))
         if requested is None and sidecar.is_file():
             requested = json.loads(sidecar.read_text())
     labels = np.asarray(train.y)
-    by_name = {str(c): c for c in np.unique(labels).tolist()}
-    if args.counts:
-        requested = parse_counts(args.counts)
-    elif requested is None and synthetic:  # baselines add what the first generator added
-        first_y = np.asarray(next(iter(synthetic.values()))[1]).astype(str)
-        names, numbers = np.unique(first_y, return_counts=True)
-        requested = dict(zip(names.tolist(), numbers.tolist(), strict=True))
-    if requested is None:  # no generator at all: baselines balance the classes
-        names, numbers = np.unique(labels.astype(str), return_counts=True)
-        requested = policy_counts(dict(zip(names.tolist(), numbers.tolist(), strict=True)),
-                                  "balance")
-    wrong = sorted(set(requested) - set(by_name))
-    if wrong:
-        raise AugmentError(f"counts name classes the training data lacks: {wrong}")
-    counts = {by_name[name]: int(n) for name, n in requested.items()}
+    counts = _baseline_counts(labels, synthetic, requested, args.counts)
     classifiers = args.classifier or (["hist_gradient_boosting", "random_forest"] if train.is_table
                                       else ["random_forest", "cnn"])
     sets = training_sets(train.X, labels, synthetic, counts, seed=0)

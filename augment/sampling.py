@@ -13,6 +13,21 @@ from typing import Any
 
 from augment.errors import ConfigError
 
+POLICIES = ("balance", "ratio", "counts")
+
+
+def check_policy(policy: str, ratio: float = 1.0, counts: Mapping[Any, int] | None = None) -> None:
+    """Raise ConfigError naming the problem when a policy and its ratio / counts do not fit."""
+    if policy not in POLICIES:
+        raise ConfigError(f"unknown class-count policy {policy!r}; use {', '.join(POLICIES)}")
+    if policy == "balance" and not 0 < ratio <= 1:
+        raise ConfigError(f"for the balance policy, ratio is the share of the largest class "
+                          f"to raise every class to: it must be in (0, 1], got {ratio}")
+    if policy == "ratio" and ratio < 0:
+        raise ConfigError(f"ratio must be >= 0, got {ratio}")
+    if policy == "counts" and not counts:
+        raise ConfigError("the 'counts' policy needs a mapping {class: rows}")
+
 
 def policy_counts(train_counts: Mapping[Any, int], policy: str = "balance", ratio: float = 1.0,
                   counts: Mapping[Any, int] | None = None) -> dict[Any, int]:
@@ -25,21 +40,13 @@ def policy_counts(train_counts: Mapping[Any, int], policy: str = "balance", rati
             class every class is raised to (0 < ratio <= 1).
         counts: the explicit mapping for the "counts" policy.
     """
+    check_policy(policy, ratio, counts)
     if policy == "balance":
-        if not 0 < ratio <= 1:
-            raise ConfigError(f"for the balance policy, ratio is the share of the largest class "
-                              f"to raise every class to: it must be in (0, 1], got {ratio}")
         goal = int(round(ratio * max(train_counts.values())))
         return {c: max(0, goal - n) for c, n in train_counts.items()}
     if policy == "ratio":
-        if ratio < 0:
-            raise ConfigError(f"ratio must be >= 0, got {ratio}")
         return {c: int(round(ratio * n)) for c, n in train_counts.items()}
-    if policy == "counts":
-        if not counts:
-            raise ConfigError("the 'counts' policy needs a mapping {class: rows}")
-        return dict(counts)
-    raise ConfigError(f"unknown class-count policy {policy!r}; use balance, ratio or counts")
+    return dict(counts)
 
 
 def parse_counts(text: str) -> dict[str, int]:

@@ -135,27 +135,14 @@ def version_published(dataset: str) -> str:
 def configure(params: dict[str, Any] | None = None, run_id: str | None = None) -> dict[str, Any]:
     """Merge params.yaml with this run's parameters, check them, write the run's params file."""
     from augment.errors import AugmentError
-    from augment.generators import get_generator
-    from pipelines.params import (
-        dataset_params,
-        generator_params,
-        load_params,
-        prepare_params,
-        publish_params,
-        sample_params,
-    )
+    from pipelines.params import check_params, load_params
 
     assert params is not None and run_id is not None
     workspace = Path(params["workspace"]).expanduser().resolve()
     try:
         merged = run_params(load_params(workspace / "params.yaml"), dict(params))
         dataset, generators = params["dataset"], merged["pipeline"]["generators"]
-        dataset_params(merged, dataset)
-        prepare_params(merged)
-        sample_params(merged, dataset)
-        publish_params(merged)
-        for name in generators:  # unknown families and hyperparameters fail here, before any work
-            get_generator(name, **generator_params(merged, name))
+        check_params(merged, dataset, generators)  # unknown keys and families fail before any work
     except AugmentError as err:
         raise AirflowFailException(f"bad parameters: {err}") from err
     path = write_params(run_params_file(workspace, dataset, run_id), merged)

@@ -10,6 +10,7 @@ import yaml
 
 from augment.config import from_dict
 from augment.errors import ConfigError
+from augment.sampling import check_policy
 
 PARAMS_FILE = Path("params.yaml")
 
@@ -106,8 +107,10 @@ def sample_params(params: dict[str, Any], dataset: str | None = None) -> SampleP
     if dataset is not None:
         section.update(dataset_params(params, dataset).sample)
     sp = from_dict(SampleParams, section, where="sample")
-    if sp.policy not in ("balance", "ratio", "counts"):
-        raise ConfigError(f"sample.policy must be balance, ratio or counts, got {sp.policy!r}")
+    try:
+        check_policy(sp.policy, sp.ratio, sp.counts)
+    except ConfigError as err:
+        raise ConfigError(f"sample: {err}") from err
     return sp
 
 
@@ -130,3 +133,21 @@ def generator_params(params: dict[str, Any], family: str) -> dict[str, Any]:
     if "seed" in train:
         section.setdefault("seed", train["seed"])
     return section
+
+
+def check_params(params: dict[str, Any], dataset: str, generators: list[str] | None = None) -> None:
+    """Check every section a run over `dataset` reads, before any work; errors name the key.
+
+    generators: the families whose hyperparameters to check (default: pipeline.generators,
+    when params has a pipeline section).
+    """
+    from augment.generators import get_generator
+
+    dataset_params(params, dataset)
+    prepare_params(params)
+    sample_params(params, dataset)
+    publish_params(params)
+    if generators is None:
+        generators = pipeline_params(params).generators if params.get("pipeline") else []
+    for name in generators:
+        get_generator(name, **generator_params(params, name))

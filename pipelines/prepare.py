@@ -17,7 +17,7 @@ from augment.data import limit_per_class, load_dataset, stratified_split, thin_c
 from augment.data.storage import split_filename, write_split
 from augment.errors import AugmentError
 from augment.io import atomic_dir, write_json
-from pipelines.params import dataset_params, load_params, prepare_params
+from pipelines.params import check_params, dataset_params, load_params, prepare_params
 
 PREPARED = Path("data/prepared")
 
@@ -59,7 +59,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         params = load_params(args.params)
-        for name in args.dataset or list(params.get("datasets") or {}):
+        names = args.dataset or list(params.get("datasets") or {})
+        for name in names:  # a bad key in any section fails now, not after training
+            check_params(params, name)
+        for name in names:
             out = prepare(name, params, Path(args.out))
             print(f"prepared {name} -> {out}")
     except AugmentError as err:

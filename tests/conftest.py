@@ -16,6 +16,25 @@ LENIENT_GATE = {"max_detection_auc": 1.0, "min_dcr_ratio": 0.0, "utility_toleran
                 "max_duplicate_excess": 1.0, "suite": {"kl_threshold": 100.0}}
 
 
+def tiny_pipeline(datasets: dict[str, dict], generators: list[str], batch_size: int = 16) -> dict:
+    """params.yaml for end-to-end runs: 2-epoch models, a lenient gate, one seed, forests only.
+
+    Checks the plumbing (stages, files, versions), not the models.
+    """
+    tiny = {"epochs": 2, "min_steps": 0, "batch_size": batch_size}
+    return {
+        "pipeline": {"datasets": list(datasets), "generators": generators},
+        "datasets": datasets,
+        "prepare": {"val": 0.2, "test": 0.2, "seed": 0},
+        "train": {"seed": 0, **{name: dict(tiny) for name in generators}},
+        "sample": {"policy": "ratio", "ratio": 0.5, "seed": 1},
+        "validate": LENIENT_GATE,
+        "publish": {"select": "best"},
+        "evaluate": {"seeds": [0], "table_classifiers": ["random_forest"],
+                     "image_classifiers": ["random_forest"]},
+    }
+
+
 def tool_env(tmp: Path) -> dict[str, str]:
     """Settings that keep DVC and git in `tmp`, away from the machine's own config, with
     this venv's tools (dvc, python) first on PATH."""

@@ -160,6 +160,8 @@ def test_evaluate_ranks_augmentations(tmp_path):
 
 
 def test_evaluate_bad_input(tmp_path, mixed_csv):
+    other = mixed_csv.read_text().replace(",rare\n", ",extra\n")
+    (tmp_path / "other.csv").write_text(other)
     images = tmp_path / "imgs.npz"
     np.savez(images, X=np.zeros((6, 8, 8), np.uint8), y=np.array([0, 0, 0, 1, 1, 1]))
     cases = [
@@ -169,6 +171,7 @@ def test_evaluate_bad_input(tmp_path, mixed_csv):
         (["--test", str(mixed_csv), "--synthetic", f"smote={mixed_csv}"], "name 'smote' is taken"),
         (["--test", str(mixed_csv), "--counts", "huge=3"], "classes the training data lacks"),
         (["--test", str(tmp_path / "none.csv")], "no such file"),
+        (["--test", str(tmp_path / "other.csv")], "has classes the training data lacks: ['extra']"),
     ]
     for extra, message in cases:
         out = run("evaluate", "--real", str(mixed_csv), "--target", "label",

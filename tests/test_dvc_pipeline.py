@@ -13,20 +13,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import LENIENT_GATE, tool_env
+from conftest import tiny_pipeline, tool_env
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = {
-    "pipeline": {"datasets": ["iris"], "generators": ["vae", "gan"]},
-    "datasets": {"iris": {"source": "builtin:iris", "target": "target"}},
-    "prepare": {"val": 0.2, "test": 0.2, "seed": 0},
-    "train": {"seed": 0, "vae": {"epochs": 2, "min_steps": 0, "batch_size": 16},
-              "gan": {"epochs": 2, "min_steps": 0, "batch_size": 16}},
-    "sample": {"policy": "ratio", "ratio": 0.5, "seed": 1},
-    "validate": LENIENT_GATE,
-    "publish": {"select": "best"},
-    "evaluate": {"seeds": [0], "table_classifiers": ["random_forest"]},
-}
+TINY = tiny_pipeline({"iris": {"source": "builtin:iris", "target": "target"}}, ["vae", "gan"])
 
 
 def env(tmp: Path) -> dict:

@@ -40,3 +40,19 @@ def test_failure_leaves_no_partial_output(tmp_path, capsys):
     assert stage.main(["--params", str(params), "--out", str(out)]) == 2
     assert "unknown classes ['nope']" in capsys.readouterr().err
     assert not out.exists() or list(out.iterdir()) == []
+
+
+def test_bad_key_in_a_later_section_fails_before_any_work(tmp_path, capsys):
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump({
+        "pipeline": {"datasets": ["iris"], "generators": ["vae"]},
+        "datasets": {"iris": {"source": "builtin:iris", "target": "target"}},
+        "sample": {"policy": "balance", "ratio": 2.0},
+    }))
+    out = tmp_path / "prepared"
+    assert stage.main(["--params", str(path), "--out", str(out)]) == 2
+    assert "sample: for the balance policy, ratio is the share" in capsys.readouterr().err
+    path.write_text(path.read_text().replace("ratio: 2.0", "ratio: 0.5") + "train: {vae: {epochz: 1}}\n")
+    assert stage.main(["--params", str(path), "--out", str(out)]) == 2
+    assert "unknown parameter vae.epochz" in capsys.readouterr().err
+    assert not out.exists()

@@ -181,8 +181,8 @@ class VAEGenerator(Generator):
     """Conditional VAE; see the module docstring."""
 
     name = "vae"
-    # breast_cancer (398 training rows, 3 steps per epoch) passed the gate at 180 and at
-    # 1000 steps (bench/results/gate_catch*.json); large tables train longer anyway.
+    # breast_cancer (398 training rows, 3 steps per epoch): vae passed the gate at 180
+    # and at 1000 steps (bench/results/gate_catch*.json); 1000 costs seconds.
     TABLE_MIN_STEPS = 1000
 
     @dataclass(frozen=True)
