@@ -39,14 +39,22 @@ def policy_counts(train_counts: Mapping[Any, int], policy: str = "balance", rati
         ratio: k for the "ratio" policy (>= 0); for "balance", the share of the largest
             class every class is raised to (0 < ratio <= 1).
         counts: the explicit mapping for the "counts" policy.
+
+    Raises ConfigError when the policy asks for no rows at all (e.g. balance on balanced
+    classes), so no stage goes on with an empty synthetic set.
     """
     check_policy(policy, ratio, counts)
     if policy == "balance":
         goal = int(round(ratio * max(train_counts.values())))
-        return {c: max(0, goal - n) for c, n in train_counts.items()}
-    if policy == "ratio":
-        return {c: int(round(ratio * n)) for c, n in train_counts.items()}
-    return dict(counts)
+        wanted = {c: max(0, goal - n) for c, n in train_counts.items()}
+    elif policy == "ratio":
+        wanted = {c: int(round(ratio * n)) for c, n in train_counts.items()}
+    else:
+        wanted = dict(counts)
+    if not any(wanted.values()):
+        raise ConfigError(f"the {policy} policy (ratio {ratio}) asks for no new rows: training "
+                          f"rows per class are {dict(train_counts)}; use ratio or counts")
+    return wanted
 
 
 def parse_counts(text: str) -> dict[str, int]:

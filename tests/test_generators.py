@@ -200,3 +200,16 @@ def test_min_steps_raises_epochs_on_small_data(name, mixed_table):
     assert len(gen.curve_) == 2  # 2 epochs already give 30 steps
     with pytest.raises(ConfigError, match="min_steps"):
         get_generator(name, **tiny(name, min_steps=-1)).fit(X, y)
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_zero_rows_asked_gives_empty_typed_output(name, data):
+    modality, X, y = data
+    gen = get_generator(name, **tiny(name, epochs=1)).fit(X, y)
+    X_syn, y_syn = gen.sample({y[0]: 0})
+    assert len(X_syn) == 0 and len(y_syn) == 0 and y_syn.dtype == np.asarray(y).dtype
+    if modality == "table":
+        assert list(X_syn.columns) == list(X.columns)
+        assert dict(X_syn.dtypes) == dict(X.dtypes)
+    else:
+        assert X_syn.shape == (0, *X.shape[1:]) and X_syn.dtype == X.dtype

@@ -189,7 +189,8 @@ class TableTransformer:
         numeric = None
         if self.quantile_ is not None:
             cont = [s for s in self.spans if s.kind == "continuous"]
-            numeric = self.quantile_.inverse_transform(Z[:, [s.start for s in cont]])
+            picked = Z[:, [s.start for s in cont]]
+            numeric = self.quantile_.inverse_transform(picked) if len(Z) else picked
         columns: dict[str, Any] = {}
         for span in self.spans:
             spec = self.schema_.column(span.column)
