@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from augment.errors import AugmentError
+from augment.workspace import PARAMS_FILE
 
 
 def _parse_overrides(pairs: Sequence[str] | None, drop: Sequence[str] | None) -> dict[str, str]:
@@ -77,6 +78,22 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _project_params(args: argparse.Namespace) -> dict:
+    """The parameter file the command follows: --params FILE, else ./params.yaml when present
+    (empty when neither). Which one is used is said on stderr."""
+    from augment.config import load_params
+
+    if args.params:
+        path = Path(args.params)
+    elif Path(PARAMS_FILE).is_file():
+        path = Path(PARAMS_FILE)
+    else:
+        return {}
+    params = load_params(path)
+    print(f"note: following {path}", file=sys.stderr)
+    return params
+
+
 def _parse_sets(pairs: Sequence[str] | None) -> dict:
     """--set key=value pairs; values are read as YAML scalars (1, 0.5, true, cosine)."""
     import yaml
@@ -91,18 +108,27 @@ def _parse_sets(pairs: Sequence[str] | None) -> dict:
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
+    import shutil
+
+    from augment.config import generator_params
     from augment.data import load_dataset
     from augment.generators import get_generator
+    from augment.io import check_writable
 
-    params = _parse_sets(args.set)
+    project = _project_params(args)
+    params = generator_params(project, args.generator) if project.get("train") else {}
+    params.update(_parse_sets(args.set))
     if args.seed is not None:
         params["seed"] = args.seed
     generator = get_generator(args.generator, **params)
+    out = Path(args.out)
+    check_writable(out, "model", force=args.force)  # before any training
     overrides = _parse_overrides(args.declare, args.drop)
     ds = load_dataset(args.data, target=args.target, overrides=overrides or None)
-    out = Path(args.out)
-    generator.fit(ds.X, ds.y, checkpoint_dir=out / "checkpoint", schema=ds.schema)
-    generator.save(out)
+    checkpoints = out.with_name(f".{out.name}.checkpoints")  # beside the model, never inside
+    generator.fit(ds.X, ds.y, checkpoint_dir=checkpoints, schema=ds.schema)
+    generator.save(out, force=args.force)
+    shutil.rmtree(checkpoints, ignore_errors=True)
     last = generator.curve_[-1] if generator.curve_ else {}
     losses = ", ".join(f"{k} {v:.4g}" for k, v in last.items() if k != "epoch")
     print(f"fitted {args.generator} on {ds.name} ({len(ds)} rows, {len(ds.classes)} classes) "
@@ -113,9 +139,12 @@ def cmd_fit(args: argparse.Namespace) -> int:
 def cmd_sample(args: argparse.Namespace) -> int:
     from augment.data.storage import write_labelled
     from augment.generators import load_generator
-    from augment.io import atomic_file
+    from augment.io import atomic_file, check_file_writable
     from augment.sampling import parse_counts, policy_counts
 
+    seed = args.seed
+    if seed is None:
+        seed = int((_project_params(args).get("sample") or {}).get("seed", 0))
     generator = load_generator(args.model)
     train_counts = dict(zip(generator.classes_, generator.info_.class_counts, strict=True))
     if args.counts:
@@ -131,7 +160,9 @@ def cmd_sample(args: argparse.Namespace) -> int:
     if suffix not in allowed:
         raise AugmentError(f"--out for {generator.info_.modality} samples must end in "
                            f"{' or '.join(allowed)}, got {out.name!r}")
-    X, y = generator.sample(counts, seed=args.seed)
+    # a file with our counts sidecar beside it was written by `augment sample`
+    check_file_writable(out, force=args.force, ours=requested_counts_path(out).is_file())
+    X, y = generator.sample(counts, seed=seed)
     with atomic_file(out) as tmp:
         write_labelled(tmp, X, y, generator.target_)
     if image:
@@ -166,20 +197,30 @@ def cmd_validate(args: argparse.Namespace) -> int:
     import numpy as np
     from sklearn.model_selection import train_test_split
 
+    from augment.config import from_dict
+    from augment.io import check_writable
     from augment.sampling import parse_counts
-    from augment.validate.gate import GateConfig, LabelledData, format_summary, run_gate
+    from augment.validate.gate import GateConfig, LabelledData, run_gate
 
+    config = from_dict(GateConfig, _project_params(args).get("validate"), where="validate")
+    check_writable(args.out, "gate", force=args.force)  # before the (slow) gate runs
     real_ds, real = _read_labelled(args.real, args.target)
     _, syn = _read_labelled(args.synthetic, args.target)
     if args.holdout:
         _, holdout = _read_labelled(args.holdout, args.target)
-    else:  # hold out a stratified fifth of the real rows as the "new real rows" baseline
+        source = f"--holdout {args.holdout}"
+    else:
         idx = np.arange(len(real.y))
         fit_idx, hold_idx = train_test_split(idx, test_size=0.2, stratify=real.y, random_state=0)
         pick = (lambda X, i: X.iloc[i].reset_index(drop=True)) if real.is_table else (
             lambda X, i: X[i])
         holdout = LabelledData(pick(real.X, hold_idx), real.y[hold_idx])
         real = LabelledData(pick(real.X, fit_idx), real.y[fit_idx])
+        source = "20% cut from --real (no --holdout given)"
+        print("WARNING: no --holdout given: 20% of the --real rows are held out as the 'new real "
+              "rows' baseline. If the generator was trained on those rows, copies of them pass the "
+              "privacy checks unseen and the figures are optimistic. Pass --holdout with real rows "
+              "the generator never saw.", file=sys.stderr)
     sidecar = requested_counts_path(Path(args.synthetic))
     if args.counts:
         requested = parse_counts(args.counts)
@@ -189,10 +230,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
         labels, numbers = np.unique(syn.y.astype(str), return_counts=True)
         requested = dict(zip(labels.tolist(), numbers.tolist(), strict=True))
         print("note: no --counts and no sidecar counts file: class counts are not checked")
-    summary = run_gate(real, syn, holdout, requested, args.out, GateConfig(),
-                       schema=real_ds.schema, target=real_ds.target or "label")
-    print(format_summary(summary))
-    return 0 if summary["passed"] else 1
+    report = run_gate(real, syn, holdout, requested, args.out, config, schema=real_ds.schema,
+                      target=real_ds.target or "label", holdout_source=source, force=args.force)
+    print(report.summary())
+    return 0 if report.passed else 1
 
 
 def _named_paths(pairs: Sequence[str] | None) -> dict[str, str]:
@@ -252,6 +293,15 @@ def _baseline_counts(labels, synthetic: dict, requested: dict | None, text: str 
     return {by_name[name]: int(n) for name, n in requested.items()}
 
 
+def _is_scores_file(path: Path) -> bool:
+    """A JSON file written by `augment evaluate` (it holds our score keys)."""
+    try:
+        payload = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(payload, dict) and {"scores", "delta_macro_f1"} <= set(payload)
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     import numpy as np
 
@@ -267,11 +317,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     unknown = [c for c in args.classifier or [] if c not in CLASSIFIERS]
     if unknown:
         raise AugmentError(f"unknown classifier {unknown[0]!r}; use {', '.join(CLASSIFIERS)}")
+    from augment.io import check_file_writable
+
     out = Path(args.out)
     if out.suffix.lower() != ".json":
         raise AugmentError(f"--out must be a .json file, got {out.name!r}")
     if args.plot and Path(args.plot).suffix.lower() != ".png":
         raise AugmentError(f"--plot must be a .png file, got {Path(args.plot).name!r}")
+    check_file_writable(out, force=args.force, ours=_is_scores_file(out))
+    if args.plot:
+        check_file_writable(args.plot, force=args.force, ours=_is_scores_file(out))
     _, train = _read_labelled(args.real, args.target)
     _, test = _read_labelled(args.test, args.target)
     _like_training(train, test, f"--test {args.test}")
@@ -336,7 +391,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", required=True, help="dataset source (as for inspect)")
     p.add_argument("--target", help="label column of a table")
     p.add_argument("--generator", required=True, help="vae | gan | diffusion")
-    p.add_argument("--out", required=True, help="model folder to write")
+    p.add_argument("--out", required=True, help="model folder to write (a new or empty folder, or a "
+                   "model folder written before)")
+    p.add_argument("--params", help="parameter file whose train.<family> section is the base "
+                   "(default: ./params.yaml when present)")
+    p.add_argument("--force", action="store_true", help="replace whatever is at --out")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="hyperparameter (repeatable)")
     p.add_argument("--seed", type=int)
     p.add_argument("--drop", action="append", metavar="COLUMN", help="drop a column (repeatable)")
@@ -351,16 +410,22 @@ def build_parser() -> argparse.ArgumentParser:
     policy.add_argument("--ratio", type=float, metavar="K", help="K new rows per real row of each class")
     policy.add_argument("--counts", metavar="A=N,B=M", help="explicit rows per class")
     p.add_argument("--out", required=True, help=".csv/.parquet for tables, .npz for images")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, help="sampling seed (default: sample.seed of the params, else 0)")
+    p.add_argument("--params", help="parameter file (default: ./params.yaml when present)")
+    p.add_argument("--force", action="store_true", help="overwrite a file at --out")
     p.set_defaults(func=cmd_sample)
 
     p = sub.add_parser("validate", help="run the validation gate on a synthetic set (exit 1 = fail)")
     p.add_argument("--real", required=True, help="real training split (.csv/.parquet/.npz)")
     p.add_argument("--synthetic", required=True, help="synthetic rows, same format")
-    p.add_argument("--holdout", help="real rows not used for training (default: 20%% of --real)")
+    p.add_argument("--holdout", help="real rows the generator never saw (default: 20%% cut from "
+                   "--real, with a warning)")
     p.add_argument("--target", help="label column of tables")
     p.add_argument("--counts", metavar="A=N,B=M", help="rows per class that were requested")
-    p.add_argument("--out", required=True, help="report folder")
+    p.add_argument("--out", required=True, help="report folder (new, empty, or a report written before)")
+    p.add_argument("--params", help="parameter file whose validate section sets the thresholds "
+                   "(default: ./params.yaml when present, else the built-in defaults)")
+    p.add_argument("--force", action="store_true", help="replace whatever is at --out")
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("evaluate", help="downstream macro-F1: real only vs SMOTE, classic and "
@@ -377,6 +442,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--out", required=True, help="scores as JSON")
     p.add_argument("--plot", help="bar chart of the scores (.png)")
+    p.add_argument("--force", action="store_true", help="overwrite files at --out / --plot")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("publish", help="tag data/published/DATASET as the next version, push to DVC")

@@ -1,4 +1,5 @@
-"""Frozen configuration dataclasses built from plain dicts (params.yaml sections).
+"""Frozen configuration dataclasses built from plain dicts (params.yaml sections), and the
+parameter file itself.
 
 `from_dict` rejects unknown keys and wrong types, naming the key, so a typo in
 params.yaml fails loudly instead of silently falling back to a default.
@@ -9,9 +10,11 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
+from pathlib import Path
 from typing import Any, Literal, TypeVar, get_args, get_origin
 
 from augment.errors import ConfigError
+from augment.workspace import PARAMS_FILE
 
 T = TypeVar("T")
 
@@ -101,3 +104,33 @@ def from_dict(cls: type[T], data: dict[str, Any] | None, where: str = "") -> T:
         return cls(**kwargs)
     except TypeError as err:  # a required field is missing
         raise ConfigError(f"{where or cls.__name__}: {err}") from err
+
+
+def load_params(path: str | Path = PARAMS_FILE) -> dict[str, Any]:
+    """The parsed parameter file (a mapping of sections); a missing or bad file is a ConfigError."""
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"no parameter file {path}")
+    try:
+        params = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path} is not valid YAML: {err}") from err
+    if not isinstance(params, dict):
+        raise ConfigError(f"{path} must hold a mapping of sections")
+    return params
+
+
+def generator_params(params: dict[str, Any], family: str) -> dict[str, Any]:
+    """Hyperparameters of one family: `train.<family>` plus the shared `train.seed`."""
+    from augment.generators import available_generators
+
+    train = params.get("train") or {}
+    unknown = set(train) - {"seed", *available_generators()}
+    if unknown:
+        raise ConfigError(f"unknown parameter {', '.join('train.' + k for k in sorted(unknown))}")
+    section = dict(train.get(family) or {})
+    if "seed" in train:
+        section.setdefault("seed", train["seed"])
+    return section

@@ -8,83 +8,19 @@ standard deviation over several seeds.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.metrics import balanced_accuracy_score, f1_score, recall_score
 
+from augment.classifiers import CLASSIFIERS, Classifier, make_classifier
 from augment.validate.metrics import encode_tables
 
-Classifier = Literal["random_forest", "hist_gradient_boosting", "cnn"]
+__all__ = ["CLASSIFIERS", "Classifier", "compare", "macro_f1_change", "make_classifier",
+           "plot_scores", "training_sets"]
+
 TrainSet = tuple[pd.DataFrame | np.ndarray, np.ndarray]
-
-
-class SmallCNN:
-    """A two-conv-layer image classifier with a scikit-learn-like fit / predict.
-
-    Input: flat pixels [N, C*H*W] plus the image shape; scaled by the training max.
-    """
-
-    def __init__(self, shape: tuple[int, ...], seed: int = 0, epochs: int = 30,
-                 batch_size: int = 64, lr: float = 2e-3) -> None:
-        self.shape = shape if len(shape) == 3 else (1, *shape)
-        self.seed, self.epochs, self.batch_size, self.lr = seed, epochs, batch_size, lr
-
-    def _net(self, n_classes: int):
-        from torch import nn
-
-        c = self.shape[0]
-        return nn.Sequential(
-            nn.Conv2d(c, 32, 3, padding=1), nn.ReLU(), nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(),
-            nn.AdaptiveAvgPool2d(4), nn.Flatten(), nn.Dropout(0.25), nn.Linear(64 * 16, n_classes))
-
-    def fit(self, X: np.ndarray, y: np.ndarray) -> SmallCNN:
-        import torch
-
-        self.classes_, index = np.unique(y, return_inverse=True)
-        self.scale_ = float(np.max(X)) or 1.0
-        images = torch.from_numpy((X / self.scale_).astype(np.float32)).reshape(-1, *self.shape)
-        labels = torch.from_numpy(index.astype(np.int64))
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.seed)
-            self.net_ = self._net(len(self.classes_))
-            optimizer = torch.optim.Adam(self.net_.parameters(), lr=self.lr)
-            rng = torch.Generator().manual_seed(self.seed)
-            self.net_.train()
-            for _ in range(self.epochs):
-                order = torch.randperm(len(labels), generator=rng)
-                for begin in range(0, len(order), self.batch_size):
-                    idx = order[begin : begin + self.batch_size]
-                    loss = torch.nn.functional.cross_entropy(self.net_(images[idx]), labels[idx])
-                    optimizer.zero_grad()
-                    loss.backward()
-                    optimizer.step()
-        self.net_.eval()
-        return self
-
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        import torch
-
-        images = torch.from_numpy((X / self.scale_).astype(np.float32)).reshape(-1, *self.shape)
-        with torch.no_grad():
-            return self.classes_[self.net_(images).argmax(dim=1).numpy()]
-
-
-CLASSIFIERS = ("random_forest", "hist_gradient_boosting", "cnn")
-
-
-def make_classifier(name: Classifier, seed: int, shape: tuple[int, ...] | None = None):
-    if name == "cnn":
-        if shape is None:
-            raise ValueError("the cnn classifier needs the image shape")
-        return SmallCNN(shape, seed=seed)
-    if name == "random_forest":
-        return RandomForestClassifier(n_estimators=300, n_jobs=-1, random_state=seed)
-    if name == "hist_gradient_boosting":
-        return HistGradientBoostingClassifier(random_state=seed)
-    raise ValueError(f"unknown classifier {name!r}")
 
 
 def features(train_X, test_X, reference: pd.DataFrame | None) -> tuple[np.ndarray, np.ndarray]:

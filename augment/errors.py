@@ -20,3 +20,7 @@ class ConfigError(AugmentError):
 
 class ModelError(AugmentError):
     """A model file is missing, corrupt, foreign, or the model is not fitted."""
+
+
+class OutputExistsError(AugmentError):
+    """An output path holds something this project did not write; nothing was changed."""

@@ -27,8 +27,15 @@ import numpy as np
 import pandas as pd
 
 from augment.errors import AugmentError
+from augment.workspace import (
+    AUGMENTED_IMAGES,
+    AUGMENTED_TABLE,
+    MANIFEST_FILE,
+    Workspace,
+    check_name,
+    published_path,
+)
 
-PUBLISHED = "data/published"
 SYNTHETIC_COLUMN, GENERATOR_COLUMN = "_synthetic", "_generator"
 
 
@@ -66,7 +73,7 @@ def combine(real_X, real_y, parts: dict[str, tuple[Any, np.ndarray]]) -> Augment
 
 
 def data_file_name(data: AugmentedData) -> str:
-    return "augmented.parquet" if isinstance(data.X, pd.DataFrame) else "augmented.npz"
+    return AUGMENTED_TABLE if isinstance(data.X, pd.DataFrame) else AUGMENTED_IMAGES
 
 
 def write_augmented(folder: Path, data: AugmentedData, target: str, manifest: dict) -> dict:
@@ -85,7 +92,7 @@ def write_augmented(folder: Path, data: AugmentedData, target: str, manifest: di
                                 generator=data.generator)
     manifest = {**manifest, "target": target, "data_file": path.name,
                 "content_hash": hashlib.sha256(path.read_bytes()).hexdigest()}
-    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n")
+    (folder / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, default=str) + "\n")
     return manifest
 
 
@@ -131,10 +138,12 @@ def _identity(repo: str | Path) -> list[str]:
 
 def versions(dataset: str, repo: str = ".") -> list[int]:
     """Published version numbers of `dataset`, from the tags `<dataset>-v<N>`."""
+    check_name(dataset, "dataset")
     if Path(repo).exists():
         tags = _git(repo, "tag", "--list", f"{dataset}-v*").split()
-    else:  # a URL
-        out = subprocess.run(["git", "ls-remote", "--tags", repo], capture_output=True, text=True)
+    else:  # a URL; `--` so that a repo string starting with "-" is never an option
+        out = subprocess.run(["git", "ls-remote", "--tags", "--", repo], capture_output=True,
+                             text=True)
         tags = [line.split("refs/tags/")[-1] for line in out.stdout.splitlines()]
     pattern = re.compile(rf"^{re.escape(dataset)}-v(\d+)$")
     return sorted(int(m.group(1)) for t in tags if (m := pattern.match(t)))
@@ -143,7 +152,7 @@ def versions(dataset: str, repo: str = ".") -> list[int]:
 def read_manifest(dataset: str, repo: str = ".", rev: str | None = None) -> dict:
     import dvc.api
 
-    path = f"{PUBLISHED}/{dataset}/manifest.json"
+    path = published_path(dataset)
     try:
         return json.loads(dvc.api.read(path, repo=repo, rev=rev))
     except Exception as err:  # dvc raises many types: missing path, rev, remote
@@ -161,7 +170,7 @@ def publish_version(dataset: str, repo: str = ".", push: bool = True) -> str:
     Returns:
         the tag, e.g. "digits-v3".
     """
-    local = Path(repo) / PUBLISHED / dataset / "manifest.json"
+    local = Workspace(repo).manifest(dataset)
     if not local.is_file():
         raise AugmentError(f"nothing to publish: {local} is missing (run `dvc repro` first)")
     manifest = json.loads(local.read_text())
@@ -169,7 +178,7 @@ def publish_version(dataset: str, repo: str = ".", push: bool = True) -> str:
         raise AugmentError(f"{dataset} did not pass its validation gate; nothing is published")
     stale = json.loads(_dvc(repo, "status", "--json", f"publish@{dataset}") or "{}")
     if stale:
-        raise AugmentError(f"{PUBLISHED}/{dataset} is not what `dvc repro` recorded in dvc.lock "
+        raise AugmentError(f"{published_path(dataset, '')} is not what `dvc repro` recorded in dvc.lock "
                            f"({json.dumps(stale)}); run `dvc repro` and publish again")
     done = versions(dataset, repo)
     for version in reversed(done):
@@ -205,9 +214,9 @@ def _parse(payload: io.BytesIO, data_file: str, manifest: dict) -> AugmentedData
 def load_augmented_folder(folder: str | Path) -> AugmentedData:
     """Read a published folder from the workspace (no version lookup)."""
     folder = Path(folder)
-    if not (folder / "manifest.json").is_file():
-        raise AugmentError(f"{folder} holds no published dataset (manifest.json missing)")
-    manifest = json.loads((folder / "manifest.json").read_text())
+    if not (folder / MANIFEST_FILE).is_file():
+        raise AugmentError(f"{folder} holds no published dataset ({MANIFEST_FILE} missing)")
+    manifest = json.loads((folder / MANIFEST_FILE).read_text())
     payload = io.BytesIO((folder / manifest["data_file"]).read_bytes())
     return _parse(payload, manifest["data_file"], manifest)
 
@@ -226,7 +235,7 @@ def load_augmented(dataset: str, version: int | str | None = None, repo: str = "
         version = found[-1]
     rev = version if isinstance(version, str) and "-v" in version else f"{dataset}-v{version}"
     manifest = read_manifest(dataset, repo, rev)
-    path = f"{PUBLISHED}/{dataset}/{manifest['data_file']}"
+    path = published_path(dataset, manifest["data_file"])
     with dvc.api.open(path, repo=repo, rev=rev, mode="rb") as handle:
         payload = io.BytesIO(handle.read())
     return _parse(payload, manifest["data_file"], manifest)

@@ -1,14 +1,18 @@
 """The visual report of one dataset: a static HTML page with PNG figures.
 
-`build_report` reads what the pipeline stages left (prepared splits, training curves,
-synthetic samples, gate reports, the published manifest, the downstream comparison) and
-writes <site>/index.html plus <site>/figures/*.png (<site> is the dataset's reports folder
-unless told otherwise). The page is plain HTML with inline CSS: no scripts, no network
-resources, so it opens from disk or as a CI artifact.
-Anything a stage did not produce is named on the page instead of failing the build.
+`build_report` reads what the pipeline stages left in a `Workspace` (prepared splits,
+training curves, synthetic samples, each generator's `GateReport`, the published
+manifest, the downstream comparison), draws the figures with matplotlib into
+reports/<ds>/figures/ and renders reports/<ds>/index.html from the jinja2 templates in
+augment/templates/ (report.html, one template per section, macros.html). Rendering
+autoescapes: every value read from an artifact (a column name, a failure message)
+reaches the page as text, never as markup. The page is plain HTML with inline CSS: no
+scripts, no network resources, so it opens from disk or as a CI artifact. Anything a
+stage did not produce is named on the page instead of failing the build.
 
 Sections (stable ids): summary, samples (images) or marginals (tables), curves, gate,
-metrics, downstream.
+metrics, downstream. Verdicts are shown as the GateReport states them (label, observed
+value, threshold and pass/fail of each `Check`); the report applies no threshold itself.
 """
 
 from __future__ import annotations
@@ -16,62 +20,99 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from html import escape
+from functools import cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import jinja2
 import numpy as np
 import pandas as pd
 
 from augment.data.sources import Dataset
 from augment.data.storage import read_split
+from augment.errors import AugmentError
 from augment.io import atomic_dir, atomic_file
-from augment.validate.gate import GateConfig
+from augment.validate.verdict import Check, GateReport
+from augment.workspace import (
+    CURVE_FILE,
+    GATE_FILE,
+    MODEL_CONFIG_FILE,
+    REPORT_FIGURES,
+    SPLITS,
+    Workspace,
+)
 
 MAX_COLUMNS = 12  # marginal plots shown for a table; the rest are named only
 PER_CLASS = 8  # real and synthetic images shown per class and source
 REAL_COLOUR = "0.55"
+FIGURES_KIND = "report-figures"  # the artifact kind of reports/<ds>/figures/ (see io.atomic_dir)
 
-
-@dataclass(frozen=True)
-class ReportSources:
-    """Where one dataset's artifacts live (the pipeline layout, see pipelines/common.py)."""
-
-    dataset: str
-    generators: list[str]
-    prepared: Path  # {train,val,test}.parquet|npz, info.json
-    models: Path  # <gen>/curve.json, <gen>/config.json
-    synthetic: Path  # <gen>/samples.parquet|npz, <gen>/requested.json
-    reports: Path  # <gen>/summary.json, metrics.json; the page is written here
-    published: Path  # manifest.json
-    downstream: Path  # metrics/<ds>.json of the evaluate stage
-    downstream_plot: Path
-    gate: GateConfig = field(default_factory=GateConfig)  # limits to mark failing metrics
-    out: Path | None = None  # where index.html and figures/ go; default: `reports`
-
-    @property
-    def site(self) -> Path:
-        return self.out or self.reports
+# How each gate check's observed value is printed (presentation only: the verdict and
+# the threshold come from the Check). Checks absent here print with ".3g".
+CHECK_FORMATS = {"exact_copy_share": ".1%", "duplicate_excess": "+.1%", "dcr_ratio": ".2f",
+                 "detection_auc": ".3f", "utility": "+.3f"}
+GATE_ONLY = ("expectations", "metrics")  # verdicts without a figure: shown in the gate section
+# Informational figures of the metric table: (header, path in GateReport.metrics, format).
+FIGURES = {
+    "both": [("TSTR macro-F1", ("utility", "tstr_macro_f1"), ".3f"),
+             ("val macro-F1 real", ("utility", "real_macro_f1"), ".3f"),
+             ("val macro-F1 augmented", ("utility", "augmented_macro_f1"), ".3f")],
+    "image": [("Fréchet distance", ("fidelity", "frechet_distance"), ".3f"),
+              ("precision", ("fidelity", "precision"), ".3f"),
+              ("recall", ("fidelity", "recall"), ".3f"),
+              ("coverage", ("fidelity", "coverage"), ".3f")],
+    "table": [("KS mean", ("fidelity", "ks_mean"), ".3f"), ("TV mean", ("fidelity", "tv_mean"), ".3f"),
+              ("correlation distance", ("fidelity", "correlation_distance"), ".3f")],
+}
 
 
 @dataclass
 class Artifacts:
-    """Everything found on disk; a missing artifact is simply absent from its dict."""
+    """Everything found for one dataset; a missing artifact is simply absent from its dict.
 
+    gates holds the readable GateReports; gate_errors names each gate.json that exists
+    but could not be read (generator -> the error).
+    """
+
+    ws: Workspace
+    dataset: str
+    generators: list[str]
     info: dict | None
     splits: dict[str, Dataset]
-    synthetic: dict[str, Dataset]
-    requested: dict[str, dict]
-    curves: dict[str, list]
-    configs: dict[str, dict]
-    summaries: dict[str, dict]
-    metrics: dict[str, dict]
     manifest: dict | None
     downstream: dict | None
+    synthetic: dict[str, Dataset] = field(default_factory=dict)
+    requested: dict[str, dict] = field(default_factory=dict)
+    curves: dict[str, list] = field(default_factory=dict)
+    configs: dict[str, dict] = field(default_factory=dict)
+    gates: dict[str, GateReport] = field(default_factory=dict)
+    gate_errors: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def modality(self) -> str:
+        train = self.splits.get("train")
+        return train.modality if train else (self.info or {}).get("modality", "unknown")
+
+    def colour(self, generator: str) -> str:
+        return f"C{self.generators.index(generator) % 10}"
+
+    def rel(self, path: Path) -> str:
+        """`path` relative to the workspace root, as shown on the page."""
+        return path.relative_to(self.ws.root).as_posix()
+
+
+@dataclass(frozen=True)
+class Section:
+    """One <section>: rendered by templates/<id>.html with `data` as its context."""
+
+    id: str
+    title: str  # in the navigation bar, and the heading unless `heading` is given
+    data: dict[str, Any]
+    heading: str = ""
 
 
 def _json(path: Path) -> Any:
@@ -81,45 +122,73 @@ def _json(path: Path) -> Any:
         return None
 
 
-def _split(folder: Path, stem: str) -> Dataset | None:
-    for suffix in (".parquet", ".npz"):
-        if (folder / f"{stem}{suffix}").is_file():
-            return read_split(folder / f"{stem}{suffix}")
-    return None
+def _found(locate: Callable[..., Path], *args: str) -> Path | None:
+    """The file `locate(*args)` names, or None when the workspace says it is absent."""
+    try:
+        return locate(*args)
+    except AugmentError:
+        return None
 
 
-def load_artifacts(src: ReportSources) -> Artifacts:
-    splits = {name: ds for name in ("train", "val", "test")
-              if (ds := _split(src.prepared, name)) is not None}
-    found: dict[str, dict] = {k: {} for k in ("synthetic", "requested", "curves", "configs",
-                                              "summaries", "metrics")}
-    for gen in src.generators:
-        files = {"requested": src.synthetic / gen / "requested.json",
-                 "curves": src.models / gen / "curve.json", "configs": src.models / gen / "config.json",
-                 "summaries": src.reports / gen / "summary.json",
-                 "metrics": src.reports / gen / "metrics.json"}
-        for key, path in files.items():
-            if (payload := _json(path)) is not None:
-                found[key][gen] = payload
-        if (samples := _split(src.synthetic / gen, "samples")) is not None:
-            found["synthetic"][gen] = samples
-    return Artifacts(info=_json(src.prepared / "info.json"), splits=splits, **found,
-                     manifest=_json(src.published / "manifest.json"), downstream=_json(src.downstream))
+def load_artifacts(ws: Workspace, dataset: str, generators: list[str]) -> Artifacts:
+    """Read every artifact of `dataset` the report shows; absent ones are skipped, a
+    gate.json that cannot be read is recorded in `gate_errors`."""
+    splits = {name: read_split(path) for name in SPLITS
+              if (path := _found(ws.split, dataset, name)) is not None}
+    art = Artifacts(ws, dataset, list(generators), info=_json(ws.dataset_info(dataset)), splits=splits,
+                    manifest=_json(ws.manifest(dataset)), downstream=_json(ws.downstream(dataset)))
+    for gen in generators:
+        found = {"requested": _json(ws.requested(dataset, gen)),
+                 "curves": _json(ws.model(dataset, gen) / CURVE_FILE),
+                 "configs": _json(ws.model(dataset, gen) / MODEL_CONFIG_FILE)}
+        for key, payload in found.items():
+            if payload is not None:
+                getattr(art, key)[gen] = payload
+        if (samples := _found(ws.samples, dataset, gen)) is not None:
+            art.synthetic[gen] = read_split(samples)
+        gate = ws.gate(dataset, gen)
+        if (gate / GATE_FILE).is_file():  # no gate.json: the validate stage has not run
+            try:
+                art.gates[gen] = GateReport.load(gate)
+            except AugmentError as err:
+                art.gate_errors[gen] = str(err)
+    return art
 
 
-def build_report(src: ReportSources) -> Path:
-    """Write <site>/figures/ and <site>/index.html atomically; returns the page."""
-    art = load_artifacts(src)
-    train = art.splits.get("train")
-    modality = train.modality if train else (art.info or {}).get("modality", "unknown")
-    with atomic_dir(src.site / "figures") as figs:
-        data_section = (_samples(src, art, figs) if modality == "image" else _marginals(src, art, figs))
-        sections = [_summary(src, art, modality), data_section, _curves(src, art, figs),
-                    _gate(src, art), _metrics(src, art, modality), _downstream(src, art, figs)]
-    page = _page(src.dataset, sections)
-    with atomic_file(src.site / "index.html") as tmp:
+def build_report(ws: Workspace, dataset: str, generators: list[str]) -> Path:
+    """Write reports/<ds>/figures/ and reports/<ds>/index.html atomically; returns the page.
+
+    generators: the ones the page covers (and in this order); those without artifacts
+    are named as not run.
+    """
+    art = load_artifacts(ws, dataset, generators)
+    with atomic_dir(ws.report_figures(dataset), FIGURES_KIND) as figs:
+        data = _samples(art, figs) if art.modality == "image" else _marginals(art, figs)
+        sections = [_summary(art), data, _curves(art, figs), _gate(art), _metrics(art),
+                    _downstream(art, figs)]
+        page = _environment().get_template("report.html").render(dataset=dataset, sections=sections)
+    with atomic_file(ws.report_page(dataset)) as tmp:
         tmp.write_text(page, encoding="utf-8")
-    return src.site / "index.html"
+    return ws.report_page(dataset)
+
+
+@cache
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.PackageLoader("augment", "templates"),
+                             autoescape=jinja2.select_autoescape(["html"]),
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters["num"] = number
+    return env
+
+
+def number(value: Any, fmt: str = ".3f") -> str:
+    """A figure as text: "–" when absent or NaN; text as stored (non-finite figures are
+    stored as "inf")."""
+    if isinstance(value, str):
+        return value
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return format(value, fmt)
 
 
 # ---- figures (matplotlib Agg canvases, no pyplot state) ---------------------------------
@@ -133,17 +202,16 @@ def _figure(width: float, height: float):
 
 
 def _save(fig, path: Path, top: float = 1.0) -> str:
+    """Save `fig` as PNG; returns its link from the page (figures/<name>)."""
     fig.tight_layout(rect=(0, 0, 1, top))
     fig.savefig(path, dpi=90, format="png")
-    return f"figures/{path.name}"
+    return _href(path.name)
 
 
-def _colour(src: ReportSources, gen: str) -> str:
-    return f"C{src.generators.index(gen) % 10}"
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", str(text))
+def _href(name: str) -> str:
+    """The link from the page to figure `name` (figures are written to a temporary folder
+    that replaces reports/<ds>/figures/, so the link cannot be taken from their path)."""
+    return f"{REPORT_FIGURES}/{name}"
 
 
 def _is_numeric(series: pd.Series) -> bool:
@@ -187,7 +255,7 @@ def ranked_columns(X: pd.DataFrame, y: np.ndarray, max_rows: int = 3000) -> list
     return [X.columns[i] for i in order]
 
 
-def _histogram(ax, real: pd.Series, synth: dict[str, pd.Series], src: ReportSources) -> None:
+def _histogram(ax, real: pd.Series, synth: dict[str, pd.Series], art: Artifacts) -> None:
     r = _as_float(real)
     r = r[np.isfinite(r)]
     if len(r) == 0:
@@ -205,10 +273,10 @@ def _histogram(ax, real: pd.Series, synth: dict[str, pd.Series], src: ReportSour
         s = s[np.isfinite(s)]
         if len(s):  # outliers land in the edge bins rather than stretching the axis
             ax.hist(np.clip(s, *edges), bins, density=True, histtype="step", lw=1.5,
-                    color=_colour(src, gen), label=gen)
+                    color=art.colour(gen), label=gen)
 
 
-def _bars(ax, real: pd.Series, synth: dict[str, pd.Series], src: ReportSources, top: int = 8) -> None:
+def _bars(ax, real: pd.Series, synth: dict[str, pd.Series], art: Artifacts, top: int = 8) -> None:
     def labels(series: pd.Series) -> pd.Series:
         return series.astype(object).where(series.notna(), "(missing)").astype(str)
 
@@ -219,7 +287,7 @@ def _bars(ax, real: pd.Series, synth: dict[str, pd.Series], src: ReportSources, 
         shares = labels(series).value_counts(normalize=True)
         heights = [float(shares.get(c, 0.0)) for c in categories]
         heights.append(max(0.0, 1.0 - sum(heights)))
-        colour = REAL_COLOUR if name == "real" else _colour(src, name)
+        colour = REAL_COLOUR if name == "real" else art.colour(name)
         ax.bar(np.arange(len(heights)) + i * width, heights, width, color=colour, label=name)
     ticks = [c[:12] for c in categories] + ["other"]
     ax.set_xticks(np.arange(len(ticks)) + 0.4 - width / 2, ticks, rotation=35, ha="right", fontsize=7)
@@ -237,156 +305,7 @@ def _legend(fig, axes) -> None:
         fig.legend(handles, names, loc="upper center", ncol=len(names), fontsize=9, frameon=False)
 
 
-# ---- sections --------------------------------------------------------------------------
-def _section(id_: str, title: str, body: str) -> str:
-    return f'<section id="{id_}">\n<h2>{escape(title)}</h2>\n{body}\n</section>'
-
-
-def _missing(text: str) -> str:
-    return f'<p class="missing">{escape(text)}</p>'
-
-
-def _img(href: str, alt: str, cls: str = "figure") -> str:
-    return f'<img class="{cls}" src="{escape(href)}" alt="{escape(alt)}">'
-
-
-def _table(header: list[str], rows: list[list[str]], cls: str = "") -> str:
-    """Cells are HTML already (escape text before)."""
-    head = "<thead><tr>" + "".join(f"<th>{h}</th>" for h in header) + "</tr></thead>" if header else ""
-    body = "\n".join("<tr>" + "".join(c if c.startswith(("<td", "<th")) else f"<td>{c}</td>" for c in row)
-                     + "</tr>" for row in rows)
-    return f'<table class="{cls}">{head}\n<tbody>{body}</tbody></table>'
-
-
-def _summary(src: ReportSources, art: Artifacts, modality: str) -> str:
-    info = art.info or {}
-    facts = [("dataset", src.dataset), ("modality", modality), ("source", info.get("source", "?")),
-             ("raw fingerprint", str(info.get("fingerprint", "?"))[:16])]
-    train = art.splits.get("train")
-    if train is not None:
-        shape = train.X.shape[1:] if modality == "image" else (train.X.shape[1],)
-        facts += [("target", train.target or "label"),
-                  ("features", " x ".join(map(str, shape)) + (" pixels" if modality == "image" else
-                                                              " columns"))]
-    parts = [_table([], [[f"<th>{escape(k)}</th>", escape(str(v))] for k, v in facts], "facts")]
-    if art.splits:
-        classes = list(dict.fromkeys(str(c) for ds in art.splits.values() for c in ds.classes))
-        counts = {n: {str(k): v for k, v in ds.class_counts().items()} for n, ds in art.splits.items()}
-        gens = [g for g in src.generators if g in art.requested]
-        header = ["class", *art.splits, *(f"{escape(g)} (requested)" for g in gens)]
-        rows = [[escape(c), *(str(counts[n].get(c, 0)) for n in art.splits),
-                 *(str(art.requested[g].get(c, 0)) for g in gens)] for c in classes]
-        rows.append(["<b>all</b>", *(f"<b>{len(ds)}</b>" for ds in art.splits.values()),
-                     *(f"<b>{sum(art.requested[g].values())}</b>" for g in gens)])
-        parts += ["<h3>Rows per split and class</h3>", _table(header, rows, "numbers")]
-    else:
-        parts.append(_missing(f"No prepared splits under {src.prepared}: the prepare stage has not run."))
-    parts += ["<h3>Published</h3>", _published(src, art.manifest)]
-    return _section("summary", f"Summary: {src.dataset}", "\n".join(parts))
-
-
-def _published(src: ReportSources, manifest: dict | None) -> str:
-    if manifest is None:
-        return _missing(f"Nothing published ({src.published / 'manifest.json'} is absent): no "
-                        "generator passed its gate, or the publish stage has not run.")
-    gens = ", ".join(manifest.get("generators", [])) or "none"
-    rows = manifest.get("rows", {})
-    train_params = (manifest.get("params") or {}).get("train", {})
-    lineage = [
-        ("raw data", f"{manifest.get('source', '?')} (fingerprint "
-                     f"{str(manifest.get('raw_fingerprint', '?'))[:16]})"),
-        ("prepared with", json.dumps((manifest.get("params") or {}).get("prepare"))),
-        ("generators", "; ".join(f"{g} {json.dumps(train_params.get(g, {}))}"
-                                 for g in manifest.get("generators", []))),
-        ("code revision", manifest.get("git_revision", "?")),
-        ("published data", f"{manifest.get('data_file', '?')} (content "
-                           f"{str(manifest.get('content_hash', '?'))[:16]})"),
-    ]
-    return (f'<p class="pass">Published generator(s): <b>{escape(gens)}</b>, '
-            f"{rows.get('real', '?')} real + {rows.get('synthetic', '?')} synthetic rows. "
-            f"Selection: {escape(str(manifest.get('selection', '?')))}.</p>\n<h3>Version lineage</h3>\n"
-            + _table(["step", "record"], [[escape(k), f"<code>{escape(str(v))}</code>"]
-                                          for k, v in lineage], "facts")
-            + "\n<p>A version tag (<code>&lt;dataset&gt;-vN</code>) is made by "
-              "<code>augment publish</code>.</p>")
-
-
-def _samples(src: ReportSources, art: Artifacts, figs: Path) -> str:
-    from augment.plots import image_grid
-
-    train = art.splits.get("train")
-    if train is None:
-        return _section("samples", "Samples", _missing("No prepared training split to show."))
-    low, high = float(np.min(train.X)), float(np.max(train.X))
-    high = high if high > low else low + 1.0
-    scale = max(1, round(36 / train.X.shape[-1]))  # 8x8 digits 4x, 28x28 images 1x
-    rng = np.random.default_rng(0)
-
-    def cell(images: np.ndarray, name: str, alt: str) -> str:
-        if len(images) == 0:
-            return '<td class="missing">none</td>'
-        chosen = images[np.sort(rng.choice(len(images), min(len(images), PER_CLASS), replace=False))]
-        image_grid(chosen, figs / name, low, high, columns=PER_CLASS // 2, scale=scale)
-        return f"<td>{_img(f'figures/{name}', alt, 'pixels')}</td>"
-
-    rows = []
-    for i, label in enumerate(train.classes):
-        row = [f"<th>{escape(str(label))}</th>",
-               cell(train.X[_labels_equal(train.y, label)], f"samples_{i}_real.png", f"real {label}")]
-        for gen in src.generators:
-            syn = art.synthetic.get(gen)
-            row.append('<td class="missing">no samples</td>' if syn is None else
-                       cell(syn.X[_labels_equal(syn.y, label)], f"samples_{i}_{_slug(gen)}.png",
-                            f"{gen} {label}"))
-        rows.append(row)
-    absent = [g for g in src.generators if g not in art.synthetic]
-    note = _missing(f"No samples from {', '.join(absent)}: the sample stage has not run.") if absent else ""
-    header = ["class", "real (train)", *(escape(g) for g in src.generators)]
-    intro = (f"<p>Up to {PER_CLASS} random images per class: real training images beside each "
-             "generator's synthetic ones.</p>")
-    return _section("samples", "Samples per class", intro + note + _table(header, rows, "samples"))
-
-
-def _marginals(src: ReportSources, art: Artifacts, figs: Path) -> str:
-    train = art.splits.get("train")
-    if train is None or train.modality != "table":
-        return _section("marginals", "Marginals", _missing("No prepared training table to compare with."))
-    ranked = ranked_columns(train.X, train.y)
-    shown = ranked[:MAX_COLUMNS]
-    synth = {g: ds.X for g, ds in art.synthetic.items()}
-    ncols = min(4, len(shown))
-    nrows = math.ceil(len(shown) / ncols)
-    fig = _figure(3.4 * ncols, 2.5 * nrows + 0.4)
-    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
-    for ax, name in zip(axes, shown, strict=False):
-        columns = {g: X[name] for g, X in synth.items() if name in X.columns}
-        draw = _histogram if _is_numeric(train.X[name]) else _bars
-        draw(ax, train.X[name], columns, src)
-        ax.set_title(str(name)[:40], fontsize=9)
-        ax.tick_params(labelsize=7)
-    for ax in axes[len(shown):]:
-        ax.set_visible(False)
-    _legend(fig, axes)
-    parts = [f"<p>Real training rows (grey) against each generator's rows; {len(shown)} of "
-             f"{len(ranked)} columns, ranked by mutual information with the label.</p>",
-             _img(_save(fig, figs / "marginals.png", top=1 - 0.4 / fig.get_figheight()),
-                  "marginal distributions, real vs synthetic")]
-    if len(ranked) > len(shown):
-        parts.append(f"<p>Not shown: {escape(', '.join(map(str, ranked[len(shown):])))}.</p>")
-    absent = [g for g in src.generators if g not in art.synthetic]
-    if absent:
-        parts.append(_missing(f"No samples from {', '.join(absent)}: the sample stage has not run."))
-    numeric = [c for c in ranked if _is_numeric(train.X[c])][:2]
-    parts.append("<h3>Pair plot of the two most informative numeric columns</h3>")
-    if len(numeric) < 2:
-        parts.append(_missing("The table has fewer than two numeric columns."))
-    else:
-        parts.append(_img(_pair_plot(src, train.X, synth, numeric, figs / "pairs.png"),
-                          f"pair plot of {numeric[0]} and {numeric[1]}"))
-    return _section("marginals", "Marginal distributions", "\n".join(parts))
-
-
-def _pair_plot(src: ReportSources, real: pd.DataFrame, synth: dict[str, pd.DataFrame], cols: list[str],
+def _pair_plot(art: Artifacts, real: pd.DataFrame, synth: dict[str, pd.DataFrame], cols: list[str],
                path: Path, max_points: int = 2000) -> str:
     rng = np.random.default_rng(0)
 
@@ -402,7 +321,7 @@ def _pair_plot(src: ReportSources, real: pd.DataFrame, synth: dict[str, pd.DataF
         ax.scatter(rx, ry, s=6, color=REAL_COLOUR, alpha=0.6, label="real")
         if frame is not None:
             sx, sy = points(frame)
-            ax.scatter(sx, sy, s=6, color=_colour(src, gen), alpha=0.6, label=gen)
+            ax.scatter(sx, sy, s=6, color=art.colour(gen), alpha=0.6, label=gen)
         ax.set_title(f"real vs {gen}", fontsize=9)
         ax.set_xlabel(str(cols[0])[:40], fontsize=8)
         ax.set_ylabel(str(cols[1])[:40], fontsize=8)
@@ -411,16 +330,122 @@ def _pair_plot(src: ReportSources, real: pd.DataFrame, synth: dict[str, pd.DataF
     return _save(fig, path)
 
 
-def _curves(src: ReportSources, art: Artifacts, figs: Path) -> str:
-    parts = []
-    for gen in src.generators:
-        curve = art.curves.get(gen)
-        parts.append(f"<h3>{escape(gen)}</h3>")
+# ---- sections: figures drawn here, markup in templates/<id>.html ---------------------------
+def _summary(art: Artifacts) -> Section:
+    info, modality = art.info or {}, art.modality
+    facts = [("dataset", art.dataset), ("modality", modality), ("source", info.get("source", "?")),
+             ("raw fingerprint", str(info.get("fingerprint", "?"))[:16])]
+    if (train := art.splits.get("train")) is not None:
+        shape = train.X.shape[1:] if modality == "image" else (train.X.shape[1],)
+        unit = " pixels" if modality == "image" else " columns"
+        facts += [("target", train.target or "label"), ("features", " x ".join(map(str, shape)) + unit)]
+    counts = None
+    if art.splits:
+        classes = list(dict.fromkeys(str(c) for ds in art.splits.values() for c in ds.classes))
+        per_split = {n: {str(k): v for k, v in ds.class_counts().items()} for n, ds in art.splits.items()}
+        gens = [g for g in art.generators if g in art.requested]
+        counts = {"header": ["class", *art.splits, *(f"{g} (requested)" for g in gens)],
+                  "rows": [[c, *(per_split[n].get(c, 0) for n in art.splits),
+                            *(art.requested[g].get(c, 0) for g in gens)] for c in classes],
+                  "total": ["all", *(len(ds) for ds in art.splits.values()),
+                            *(sum(art.requested[g].values()) for g in gens)]}
+    return Section("summary", "Summary", {
+        "facts": facts, "counts": counts, "prepared": art.rel(art.ws.prepared(art.dataset)),
+        "published": _published(art.manifest), "manifest": art.rel(art.ws.manifest(art.dataset))},
+        heading=f"Summary: {art.dataset}")
+
+
+def _published(manifest: dict | None) -> dict | None:
+    if manifest is None:
+        return None
+    params = manifest.get("params") or {}
+    train_params = params.get("train", {})
+    generators = manifest.get("generators", [])
+    lineage = [
+        ("raw data", f"{manifest.get('source', '?')} (fingerprint "
+                     f"{str(manifest.get('raw_fingerprint', '?'))[:16]})"),
+        ("prepared with", json.dumps(params.get("prepare"))),
+        ("generators", "; ".join(f"{g} {json.dumps(train_params.get(g, {}))}" for g in generators)),
+        ("code revision", manifest.get("git_revision", "?")),
+        ("published data", f"{manifest.get('data_file', '?')} (content "
+                           f"{str(manifest.get('content_hash', '?'))[:16]})"),
+    ]
+    rows = manifest.get("rows", {})
+    return {"generators": generators, "real": rows.get("real", "?"),
+            "synthetic": rows.get("synthetic", "?"), "selection": manifest.get("selection", "?"),
+            "lineage": lineage}
+
+
+def _samples(art: Artifacts, figs: Path) -> Section:
+    from augment.plots import image_grid
+
+    train = art.splits.get("train")
+    if train is None:
+        return Section("samples", "Samples", {"train": False})
+    low, high = float(np.min(train.X)), float(np.max(train.X))
+    high = high if high > low else low + 1.0
+    scale = max(1, round(36 / train.X.shape[-1]))  # 8x8 digits 4x, 28x28 images 1x
+    rng = np.random.default_rng(0)
+
+    def cell(images: np.ndarray, name: str, alt: str) -> dict[str, str]:
+        if len(images) == 0:
+            return {"note": "none"}
+        chosen = images[np.sort(rng.choice(len(images), min(len(images), PER_CLASS), replace=False))]
+        image_grid(chosen, figs / name, low, high, columns=PER_CLASS // 2, scale=scale)
+        return {"src": _href(name), "alt": alt}
+
+    rows = []
+    for i, label in enumerate(train.classes):
+        cells = [cell(train.X[_labels_equal(train.y, label)], f"samples_{i}_real.png", f"real {label}")]
+        for gen in art.generators:
+            syn = art.synthetic.get(gen)
+            cells.append({"note": "no samples"} if syn is None else
+                         cell(syn.X[_labels_equal(syn.y, label)], f"samples_{i}_{gen}.png", f"{gen} {label}"))
+        rows.append({"label": str(label), "cells": cells})
+    return Section("samples", "Samples per class", {
+        "train": True, "per_class": PER_CLASS, "generators": art.generators, "rows": rows,
+        "absent": [g for g in art.generators if g not in art.synthetic]})
+
+
+def _marginals(art: Artifacts, figs: Path) -> Section:
+    train = art.splits.get("train")
+    if train is None or train.modality != "table":
+        return Section("marginals", "Marginals", {"train": False})
+    ranked = ranked_columns(train.X, train.y)
+    shown = ranked[:MAX_COLUMNS]
+    synth = {g: ds.X for g, ds in art.synthetic.items()}
+    ncols = min(4, len(shown))
+    nrows = math.ceil(len(shown) / ncols)
+    fig = _figure(3.4 * ncols, 2.5 * nrows + 0.4)
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    for ax, name in zip(axes, shown, strict=False):
+        columns = {g: X[name] for g, X in synth.items() if name in X.columns}
+        draw = _histogram if _is_numeric(train.X[name]) else _bars
+        draw(ax, train.X[name], columns, art)
+        ax.set_title(str(name)[:40], fontsize=9)
+        ax.tick_params(labelsize=7)
+    for ax in axes[len(shown):]:
+        ax.set_visible(False)
+    _legend(fig, axes)
+    numeric = [c for c in ranked if _is_numeric(train.X[c])][:2]
+    pairs = None
+    if len(numeric) == 2:
+        pairs = {"src": _pair_plot(art, train.X, synth, numeric, figs / "pairs.png"),
+                 "alt": f"pair plot of {numeric[0]} and {numeric[1]}"}
+    return Section("marginals", "Marginal distributions", {
+        "train": True, "shown": len(shown), "columns": len(ranked),
+        "src": _save(fig, figs / "marginals.png", top=1 - 0.4 / fig.get_figheight()),
+        "hidden": [str(c) for c in ranked[len(shown):]], "pairs": pairs,
+        "absent": [g for g in art.generators if g not in art.synthetic]})
+
+
+def _curves(art: Artifacts, figs: Path) -> Section:
+    entries = []
+    for gen in art.generators:
         params = (art.configs.get(gen) or {}).get("params")
-        if params is not None:
-            parts.append(f"<p>Hyperparameters: <code>{escape(json.dumps(params))}</code></p>")
-        if not curve:
-            parts.append(_missing(f"No training curve for {gen}: the train stage has not run."))
+        entry = {"generator": gen, "params": None if params is None else json.dumps(params), "src": None}
+        entries.append(entry)
+        if not (curve := art.curves.get(gen)):
             continue
         keys = list(dict.fromkeys(k for record in curve for k in record if k != "epoch"))
         ncols = min(4, len(keys)) or 1
@@ -429,186 +454,109 @@ def _curves(src: ReportSources, art: Artifacts, figs: Path) -> str:
         for ax, key in zip(axes, keys, strict=False):
             pairs = [(r["epoch"], r[key]) for r in curve if isinstance(r.get(key), int | float)]
             ax.plot(*zip(*pairs, strict=True), marker="o" if len(pairs) <= 30 else None, ms=3,
-                    color=_colour(src, gen))
+                    color=art.colour(gen))
             ax.set_title(key, fontsize=9)
             ax.set_xlabel("epoch", fontsize=8)
             ax.tick_params(labelsize=7)
         for ax in axes[len(keys):]:
             ax.set_visible(False)
-        parts.append(_img(_save(fig, figs / f"curve_{_slug(gen)}.png"), f"training curve of {gen}"))
-    return _section("curves", "Training curves", "\n".join(parts))
+        entry["src"] = _save(fig, figs / f"curve_{gen}.png")
+    return Section("curves", "Training curves", {"entries": entries})
 
 
-def _docs_href(src: ReportSources, gen: str, data_docs: str | None) -> str | None:
+def _docs_href(art: Artifacts, report: GateReport) -> str | None:
     """Relative link from the page to a generator's GX Data Docs, if they exist."""
-    candidates = [Path(data_docs)] if data_docs else []
-    candidates += sorted((src.reports / gen).glob("gx/**/data_docs/**/index.html"))
-    for path in candidates:
-        if path.is_file():
-            rel = os.path.relpath(path.resolve(), src.site.resolve())
-            return quote(Path(rel).as_posix())
-    return None
+    path = report.data_docs_path
+    if path is None or not path.is_file():
+        return None
+    rel = os.path.relpath(path.resolve(), art.ws.report_dir(art.dataset).resolve())
+    return quote(Path(rel).as_posix())
 
 
-def _gate(src: ReportSources, art: Artifacts) -> str:
-    rows, details = [], []
-    for gen in src.generators:
-        summary = art.summaries.get(gen)
-        if summary is None:
-            rows.append([escape(gen), '<td class="missing">not validated</td>', "", "",
-                         '<td class="missing">the validate stage has not run</td>'])
-            continue
-        passed = bool(summary.get("passed"))
-        verdict = '<td class="pass">PASSED</td>' if passed else '<td class="fail">FAILED</td>'
-        checks = summary.get("expectations", {})
-        href = _docs_href(src, gen, summary.get("data_docs"))
-        link = f'<a href="{escape(href)}">Data Docs</a>' if href else "Data Docs missing"
-        rows.append([escape(gen), verdict, str(summary.get("rows", "?")),
-                     f"{checks.get('failed', '?')} of {checks.get('evaluated', '?')}", link])
-        if failures := summary.get("failures"):
-            items = [f"<li>{escape(str(line))}</li>" for line in failures]
-            rest = (f"<details><summary>{len(items) - 5} more</summary><ul>{''.join(items[5:])}</ul>"
-                    "</details>" if len(items) > 6 else "")
-            shown = items if not rest else items[:5]
-            details.append(f"<h3>{escape(gen)}: {len(failures)} failure(s)</h3>"
-                           f"<ul>{''.join(shown)}</ul>{rest}")
-    header = ["generator", "gate", "synthetic rows", "expectations failed", "report"]
-    return _section("gate", "Validation gate", _table(header, rows) + "\n" + "\n".join(details))
-
-
-def _number(value: Any, fmt: str) -> str:
-    if isinstance(value, str):  # non-finite figures are stored as text, e.g. "inf"
-        return escape(value)
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "&ndash;"
-    return format(value, fmt)
-
-
-def _metrics(src: ReportSources, art: Artifacts, modality: str) -> str:
-    g = src.gate
-    # (header, path in metrics.json, format, test of a failing value)
-    columns: list[tuple[str, tuple[str, ...], str, Any]] = [
-        (f"detection AUC (max {g.max_detection_auc})", ("detection_auc",), ".3f",
-         lambda v: v > g.max_detection_auc),
-        (f"exact copies (max {g.max_exact_copy_share:.0%})", ("privacy", "exact_copy_share"), ".1%",
-         lambda v: v > g.max_exact_copy_share),
-        (f"DCR ratio (min {g.min_dcr_ratio})", ("privacy", "dcr_ratio"), ".2f",
-         lambda v: v < g.min_dcr_ratio),
-        ("TSTR macro-F1", ("utility", "tstr_macro_f1"), ".3f", None),
-        ("val macro-F1 real", ("utility", "real_macro_f1"), ".3f", None),
-        ("val macro-F1 augmented", ("utility", "augmented_macro_f1"), ".3f", None),
-        (f"change (min -{g.utility_tolerance})", ("utility", "augmented_delta"), "+.3f",
-         lambda v: v < -g.utility_tolerance),
-    ]
-    if modality == "image":
-        columns += [("Fr&eacute;chet distance", ("fidelity", "frechet_distance"), ".3f", None),
-                    ("precision", ("fidelity", "precision"), ".3f", None),
-                    ("recall", ("fidelity", "recall"), ".3f", None),
-                    ("coverage", ("fidelity", "coverage"), ".3f", None)]
-    else:
-        columns += [("KS mean", ("fidelity", "ks_mean"), ".3f", None),
-                    ("TV mean", ("fidelity", "tv_mean"), ".3f", None),
-                    ("correlation distance", ("fidelity", "correlation_distance"), ".3f", None)]
+def _gate(art: Artifacts) -> Section:
     rows = []
-    for gen in src.generators:
-        figures = art.metrics.get(gen)
-        if not figures:
-            why = "not validated" if gen not in art.summaries else "metrics skipped (see the gate)"
-            rows.append([escape(gen), f'<td class="missing" colspan="{len(columns)}">{why}</td>'])
-            continue
-        row = [escape(gen)]
-        for _, path, fmt, fails in columns:
-            value: Any = figures
-            for key in path:
-                value = value.get(key) if isinstance(value, dict) else None
-            if path[-1] in ("ks_mean", "tv_mean") and not figures["fidelity"].get(path[-1][:2]):
-                value = None  # a mean over no columns of that kind
-            bad = fails is not None and isinstance(value, int | float) and fails(value)
-            row.append(f'<td class="bad">{_number(value, fmt)}</td>' if bad else _number(value, fmt))
+    for gen in art.generators:
+        report = art.gates.get(gen)
+        rows.append({"generator": gen, "report": report, "error": art.gate_errors.get(gen),
+                     "docs": None if report is None else _docs_href(art, report)})
+    return Section("gate", "Validation gate", {"rows": rows})
+
+
+def _check_cell(check: Check | None, header: str) -> dict[str, Any] | None:
+    """One gate check as a cell; `label` is set when the check's own label (with its
+    threshold) differs from the column's, i.e. the gate ran with other limits."""
+    if check is None:
+        return None
+    return {"name": check.name, "text": number(check.observed, CHECK_FORMATS.get(check.name, ".3g")),
+            "passed": check.passed, "title": f"{check.label}: {check.message}",
+            "label": None if check.label == header else check.label}
+
+
+def _figure_value(report: GateReport, keys: tuple[str, ...], fmt: str) -> str:
+    """An informational figure, `report.metric(*keys)`, as text (no verdict)."""
+    value = report.metric(*keys)
+    if keys[-1] in ("ks_mean", "tv_mean") and not report.metric("fidelity", keys[-1][:2]):
+        value = None  # a mean over no columns of that kind
+    text = number(value, fmt)
+    covered = report.metric("utility", "tstr_classes_covered")
+    if keys[-1] == "tstr_macro_f1" and value is None and covered is not None:
+        text += f" ({covered} classes)"
+    return text
+
+
+def _metrics(art: Artifacts) -> Section:
+    """The table of the gate's metric checks (as judged by the gate) and other figures."""
+    checks: dict[str, str] = {}  # name -> label, in the order the gate reports them
+    for report in art.gates.values():
+        for check in report.checks:
+            if check.name not in GATE_ONLY:
+                checks.setdefault(check.name, check.label)
+    figures = FIGURES["both"] + FIGURES.get(art.modality, [])
+    rows = []
+    for gen in art.generators:
+        report = art.gates.get(gen)
+        row: dict[str, Any] = {"generator": gen, "note": None, "checks": [], "figures": []}
+        if report is None:
+            row["note"] = "not validated"
+        elif not report.metrics:
+            skipped = report.check("metrics")
+            row["note"] = skipped.message if skipped else "no metrics recorded (see the gate)"
+        else:
+            row["checks"] = [_check_cell(report.check(name), label) for name, label in checks.items()]
+            row["figures"] = [_figure_value(report, keys, fmt) for _, keys, fmt in figures]
         rows.append(row)
-    note = ("<p>Figures from the validate stage, on the validation split. Red cells break a "
-            "limit of the gate. TSTR: a classifier trained on synthetic rows only (&ndash; when "
-            "the synthetic rows do not cover every class, e.g. under the balance policy).</p>")
-    return _section("metrics", "Key metrics", note + _table(["generator", *(c[0] for c in columns)], rows,
-                                                            "numbers"))
+    holdout = next((r.holdout for r in art.gates.values() if r.holdout), "validation split")
+    return Section("metrics", "Key metrics", {
+        "checks": list(checks.values()), "figures": [header for header, _, _ in figures],
+        "rows": rows, "holdout": holdout})
 
 
-def _downstream(src: ReportSources, art: Artifacts, figs: Path) -> str:
-    result = art.downstream
+def _downstream(art: Artifacts, figs: Path) -> Section:
+    result, plot = art.downstream, art.ws.downstream_plot(art.dataset)
+    data: dict[str, Any] = {"result": result is not None, "path": art.rel(art.ws.downstream(art.dataset)),
+                            "plot": art.rel(plot), "src": None}
     if result is None:
-        return _section("downstream", "Downstream comparison",
-                        _missing(f"No downstream results ({src.downstream} is absent): the evaluate "
-                                 "stage has not run."))
-    parts = []
-    if src.downstream_plot.is_file():
-        shutil.copyfile(src.downstream_plot, figs / "downstream.png")
-        parts.append(_img("figures/downstream.png", "downstream macro-F1 by training set"))
-    else:
-        parts.append(_missing(f"The plot {src.downstream_plot} is missing."))
+        return Section("downstream", "Downstream comparison", data)
+    if plot.is_file():
+        shutil.copyfile(plot, figs / "downstream.png")
+        data["src"] = _href("downstream.png")
     scores, classifiers = result.get("scores", {}), result.get("classifiers", [])
     base = scores.get("real_only", {})
     gates, published = result.get("gate_passed", {}), set(result.get("published", []))
     rows = []
     for name, per_clf in scores.items():
-        label = escape(name) + (" (published)" if name in published else "")
-        if name in gates:
-            verdict = ("pass", "passed") if gates[name] else ("fail", "failed")
-            label += ' <span class="{}">{}</span>'.format(*verdict)
-        row = [label]
+        cells = []
         for clf in classifiers:
             f1 = per_clf.get(clf, {}).get("macro_f1", {})
-            cell = f"{_number(f1.get('mean'), '.3f')} &plusmn; {_number(f1.get('sd'), '.3f')}"
+            change = None
             if name != "real_only" and clf in base and f1:
                 change = f1["mean"] - base[clf]["macro_f1"]["mean"]
-                cls = "bad" if change < 0 else "good"
-                cell += f' <span class="{cls}">({change:+.3f})</span>'
-            row.append(cell)
-        rows.append(row)
+            cells.append({"mean": f1.get("mean"), "sd": f1.get("sd"), "change": change})
+        rows.append({"name": name, "published": name in published, "gate": gates.get(name),
+                     "cells": cells})
     check = result.get("gate_check", {})
-    parts += [f"<p>Test macro-F1, mean &plusmn; sd over seeds {escape(str(result.get('seeds', '?')))} "
-              f"on {result.get('test_rows', '?')} real test rows; in brackets the change against "
-              "real-only training.</p>",
-              _table(["training set", *(escape(c) for c in classifiers)], rows, "numbers"),
-              "<h3>Did the gate stop the harmful generators?</h3>",
-              f"<p>{escape(str(check.get('summary', 'no gate check recorded')))}"
-              f" (harmful: {escape(', '.join(check.get('harmful_generators', [])) or 'none')}; "
-              f"stopped: {escape(', '.join(check.get('stopped_by_gate', [])) or 'none')}).</p>"]
-    return _section("downstream", "Downstream comparison", "\n".join(parts))
-
-
-CSS = """
-body { font: 14px/1.45 system-ui, sans-serif; color: #222; margin: 0 auto; max-width: 1250px;
-       padding: 0 1.2em 2em; }
-header { border-bottom: 2px solid #ddd; margin-bottom: 1em; }
-nav a { margin-right: 1.2em; }
-section { margin: 1.5em 0 2.5em; }
-h2 { border-bottom: 1px solid #eee; padding-bottom: .2em; }
-table { border-collapse: collapse; margin: .6em 0; }
-th, td { border: 1px solid #ddd; padding: .25em .6em; text-align: left; vertical-align: top; }
-thead th { background: #f3f3f3; }
-table.numbers td { text-align: right; font-variant-numeric: tabular-nums; }
-table.numbers td:first-child, table.numbers td.missing { text-align: left; }
-table.facts th { background: #f8f8f8; }
-table.samples td { padding: 4px; background: #111; }
-.pass, td.pass { color: #17692c; font-weight: 600; }
-.fail, td.fail { color: #b3261e; font-weight: 600; }
-td.bad, .bad { color: #b3261e; }
-td.bad { background: #fde8e6; }
-.good { color: #17692c; }
-.missing, td.missing, table.samples td.missing { color: #777; font-style: italic; background: #fff; }
-img.figure { max-width: 100%; height: auto; display: block; margin: .5em 0; }
-img.pixels { image-rendering: pixelated; display: block; }
-code { font-size: 12px; background: #f5f5f5; padding: 0 .2em; word-break: break-all; }
-li { margin: .2em 0; }
-"""
-
-
-def _page(dataset: str, sections: list[str]) -> str:
-    ids = re.findall(r'<section id="([^"]+)">\n<h2>([^<]*)</h2>', "\n".join(sections))
-    nav = " ".join(f'<a href="#{i}">{t.split(":")[0]}</a>' for i, t in ids)
-    return (f'<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-            f"<title>augment report: {escape(dataset)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n"
-            f"<header><h1>Augmentation report: {escape(dataset)}</h1>\n<nav>{nav}</nav></header>\n"
-            + "\n".join(sections)
-            + "\n<footer><p>Built by <code>python -m pipelines.report</code> from the pipeline "
-              "artifacts.</p></footer>\n</body>\n</html>\n")
+    data |= {"classifiers": classifiers, "rows": rows, "seeds": result.get("seeds", "?"),
+             "test_rows": result.get("test_rows", "?"),
+             "check": check.get("summary", "no gate check recorded"),
+             "harmful": check.get("harmful_generators", []), "stopped": check.get("stopped_by_gate", [])}
+    return Section("downstream", "Downstream comparison", data)

@@ -1,7 +1,8 @@
 """Shared helpers for the benchmarks: datasets, splits and the TSTR score.
 
-TSTR = train on synthetic, test on real: a 300-tree RandomForest is trained only on
-a class-balanced synthetic set and scored (macro-F1) on the real test split.
+TSTR = train on synthetic, test on real: `augment.validate.metrics.tstr`, the same
+definition (and classifier, `augment.classifiers.utility_classifier`) as the gate's,
+trained only on a class-balanced synthetic set and scored on the real test split.
 """
 
 from __future__ import annotations
@@ -10,12 +11,10 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
-from sklearn.ensemble import RandomForestClassifier
-from sklearn.metrics import f1_score
 from sklearn.model_selection import train_test_split
 
 from augment.data import load_dataset
+from augment.validate import metrics
 
 ADULT = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "adult.csv"
 
@@ -32,24 +31,9 @@ def adult_split(seed: int = 0, path: Path = ADULT):
     return train_test_split(ds.X, ds.y, test_size=0.3, stratify=ds.y, random_state=seed)
 
 
-def features(X, reference: pd.DataFrame | None = None) -> np.ndarray:
-    """Images -> flat pixels; tables -> one-hot categoricals + numerics (NaN -> -1)."""
-    if isinstance(X, np.ndarray):
-        return X.reshape(len(X), -1).astype(np.float32)
-    frame = pd.get_dummies(X, dummy_na=True, dtype=float)
-    if reference is not None:
-        columns = pd.get_dummies(reference, dummy_na=True, dtype=float).columns
-        frame = frame.reindex(columns=columns, fill_value=0.0)
-    return frame.fillna(-1).to_numpy(dtype=np.float32)
-
-
-def rf_macro_f1(X_train, y_train, X_test, y_test, seed: int = 0) -> float:
-    """Macro-F1 on (X_test, y_test) of a 300-tree RandomForest fitted on the train set."""
-    reference = X_test if isinstance(X_test, pd.DataFrame) else None
-    clf = RandomForestClassifier(n_estimators=300, n_jobs=-1, random_state=seed)
-    clf.fit(features(X_train, reference), np.asarray(y_train).astype(str))
-    pred = clf.predict(features(X_test, reference))
-    return float(f1_score(np.asarray(y_test).astype(str), pred, average="macro"))
+def real_macro_f1(X_train, y_train, X_test, y_test, seed: int = 0) -> float:
+    """The TSTR classifier trained on real rows: the figure TSTR is compared with."""
+    return metrics.tstr(X_train, X_train, y_train, X_test, y_test, seed=seed)
 
 
 def tstr(generator, X_train, y_train, X_test, y_test, per_class: int | None = None,
@@ -67,7 +51,7 @@ def tstr(generator, X_train, y_train, X_test, y_test, per_class: int | None = No
         "fit_s": round(fit_s, 1),
         "sample_s": round(sample_s, 2),
         "rows": len(y_syn),
-        "tstr_macro_f1": round(rf_macro_f1(X_syn, y_syn, X_test, y_test), 4),
+        "tstr_macro_f1": round(metrics.tstr(X_train, X_syn, y_syn, X_test, y_test), 4),
     }
 
 

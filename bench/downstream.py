@@ -29,6 +29,7 @@ from augment.data import limit_per_class, make_dataset, thin_classes
 from augment.downstream import compare, training_sets
 from augment.generators import get_generator, load_generator
 from augment.sampling import policy_counts
+from augment.workspace import MODEL_CONFIG_FILE
 from bench.common import adult_split, digits_split
 
 RESULTS = Path(__file__).parent / "results" / "downstream.json"
@@ -54,7 +55,7 @@ def scenario(name: str):
 def fitted(name: str, params: dict, X, y, models: Path | None, key: str):
     """A generator fitted on (X, y), reused from `models`/<key>-<name> when saved there."""
     folder = models / f"{key}-{name}" if models else None
-    if folder and (folder / "config.json").is_file():
+    if folder and (folder / MODEL_CONFIG_FILE).is_file():
         return load_generator(folder)
     gen = get_generator(name, progress="never", **params.get(name, {})).fit(X, y)
     if folder:

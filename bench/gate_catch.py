@@ -14,7 +14,9 @@ undertrained model that should be caught), sampled, and gated exactly as the pip
 validate stage does (real = train, holdout = val). Independently, a 300-tree
 RandomForest is trained on real-only and on real + samples and scored on the test split
 (macro-F1, mean of 3 seeds). A generator is *harmful* when augmentation lowers test
-macro-F1; the gate *caught* it when the gate failed. Writes bench/results/gate_catch.json.
+macro-F1 by more than the gate's `utility_tolerance` (`GateConfig.lowers_utility`, the
+same rule as the evaluate stage); the gate *caught* it when the gate failed.
+Writes bench/results/gate_catch.json.
 """
 
 from __future__ import annotations
@@ -64,7 +66,7 @@ def run_case(case: str, generators: list[str], seeds: tuple[int, ...], params: d
             X_new, y_new = gen.fit(train.X, train.y, schema=train.schema).sample(counts, seed=1)
             fit_s = time.perf_counter() - start
             with tempfile.TemporaryDirectory() as tmp:
-                summary = run_gate(real, LabelledData(X_new, y_new), LabelledData(val.X, val.y),
+                report = run_gate(real, LabelledData(X_new, y_new), LabelledData(val.X, val.y),
                                    counts, Path(tmp) / "gate", GateConfig(), schema=train.schema,
                                    target=train.target or "label")
             sets = training_sets(train.X, train.y, {name: (X_new, y_new)}, counts)
@@ -74,8 +76,8 @@ def run_case(case: str, generators: list[str], seeds: tuple[int, ...], params: d
             row = {"case": case, "generator": name, "budget": budget, "fit_s": round(fit_s, 1),
                    "real_only": round(scores["real_only"]["random_forest"]["macro_f1"]["mean"], 4),
                    "augmented": round(scores[name]["random_forest"]["macro_f1"]["mean"], 4),
-                   "delta": round(delta, 4), "gate_passed": summary["passed"],
-                   "failures": summary["failures"]}
+                   "delta": round(delta, 4), "gate_passed": report.passed,
+                   "failures": report.failures}
             rows.append(row)
             verdict = "PASS" if row["gate_passed"] else "FAIL"
             print(f"  {case:<18}{name:<10}{budget:<9} test macro-F1 {row['real_only']:.3f} -> "
@@ -85,8 +87,8 @@ def run_case(case: str, generators: list[str], seeds: tuple[int, ...], params: d
 
 
 def tally(rows: list[dict]) -> dict:
-    harmful = [r for r in rows if r["delta"] < 0]
-    helpful = [r for r in rows if r["delta"] >= 0]
+    harmful = [r for r in rows if GateConfig().lowers_utility(r["delta"])]
+    helpful = [r for r in rows if not GateConfig().lowers_utility(r["delta"])]
     return {
         "runs": len(rows),
         "harmful": len(harmful),

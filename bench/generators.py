@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from augment.generators import get_generator
-from bench.common import adult_split, digits_split, rf_macro_f1, sample_speed, tstr
+from bench.common import adult_split, digits_split, real_macro_f1, sample_speed, tstr
 
 RESULTS = Path(__file__).parent / "results" / "generators.json"
 
@@ -26,7 +26,7 @@ def run(generators: list[str], datasets: list[str], params: dict) -> dict:
                                  "torch": torch.__version__}}
     for dataset in datasets:
         X_tr, X_te, y_tr, y_te = digits_split() if dataset == "digits" else adult_split()
-        row = {"real_macro_f1": round(rf_macro_f1(X_tr, y_tr, X_te, y_te), 4)}
+        row = {"real_macro_f1": round(real_macro_f1(X_tr, y_tr, X_te, y_te), 4)}
         print(f"{dataset}: real-trained macro-F1 {row['real_macro_f1']}", flush=True)
         for name in generators:
             gen = get_generator(name, **params.get(name, {}))

@@ -11,8 +11,9 @@
 - publish emits an event for `augment://published/<ds>` (through the asset alias
   `augment_published`) whose extra holds the version tag, git revision and content hash.
 
-Tasks call pipelines/ inside the workspace (the folder with params.yaml; data/, models/,
-reports/ are relative to it) and pass paths and names through XCom, never data. torch,
+Tasks call pipelines/ with the run's `Workspace` (the folder with params.yaml, which owns
+every artifact path; nothing changes the working directory) and pass paths and names
+through XCom, never data. torch,
 pandas, GX and the library are imported inside task bodies only, so parsing stays fast.
 Every stage writes atomically and seeds come from the parameters, so a retry redoes the
 same work; deterministic errors (bad parameters, a failed gate) fail at once instead.
@@ -38,7 +39,6 @@ if str(Path(__file__).parent) not in sys.path:
 from augment_params import (  # noqa: E402
     default_workspace,
     run_params,
-    run_params_file,
     workspace_defaults,
     write_params,
 )
@@ -93,15 +93,15 @@ def dag_params(dataset: str) -> dict[str, Param]:
 
 @contextlib.contextmanager
 def in_workspace(cfg: dict[str, Any]):
-    """cd into the workspace, load the run's params; bad input fails without retries."""
+    """The run's (Workspace, params); bad input fails without retries."""
     from augment.errors import AugmentError
+    from augment.workspace import Workspace
     from pipelines.params import load_params
 
-    with contextlib.chdir(cfg["workspace"]):
-        try:
-            yield load_params(cfg["params_file"])
-        except AugmentError as err:
-            raise AirflowFailException(str(err)) from err
+    try:
+        yield Workspace(cfg["workspace"]), load_params(cfg["params_file"])
+    except AugmentError as err:
+        raise AirflowFailException(str(err)) from err
 
 
 def is_versioned(workspace: Path) -> bool:
@@ -113,8 +113,8 @@ def is_versioned(workspace: Path) -> bool:
     return probe.returncode == 0 and probe.stdout.strip() == "true"
 
 
-def version_published(dataset: str) -> str:
-    """Record data/published/<ds> in dvc.lock, then tag and push it (cwd: the workspace).
+def version_published(workspace: Path, dataset: str) -> str:
+    """Record the published folder of `dataset` in dvc.lock, then tag and push it.
 
     The DAG runs the stages itself, not `dvc repro`, so dvc.lock must be told about the
     new output before the tag is made, or the tag would point at the previous data.
@@ -124,28 +124,30 @@ def version_published(dataset: str) -> str:
 
     stage = f"publish@{dataset}"
     done = subprocess.run([sys.executable, "-m", "dvc", "commit", "--force", "--quiet", stage],
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, cwd=workspace)
     if done.returncode != 0:
         raise AugmentError(f"dvc commit {stage} failed (is {dataset} in params.yaml "
                            f"pipeline.datasets?): {done.stderr.strip()}")
-    return publish_version(dataset, repo=".", push=True)
+    return publish_version(dataset, repo=str(workspace), push=True)
 
 
 @task
 def configure(params: dict[str, Any] | None = None, run_id: str | None = None) -> dict[str, Any]:
     """Merge params.yaml with this run's parameters, check them, write the run's params file."""
     from augment.errors import AugmentError
+    from augment.workspace import Workspace
     from pipelines.params import check_params, load_params
 
     assert params is not None and run_id is not None
-    workspace = Path(params["workspace"]).expanduser().resolve()
+    ws = Workspace(Path(params["workspace"]).expanduser().resolve())
     try:
-        merged = run_params(load_params(workspace / "params.yaml"), dict(params))
+        merged = run_params(load_params(ws.params_file), dict(params))
         dataset, generators = params["dataset"], merged["pipeline"]["generators"]
-        check_params(merged, dataset, generators)  # unknown keys and families fail before any work
+        check_params(merged, dataset, generators)  # names, keys and families fail before any work
+        path = write_params(ws.run_params(dataset, run_id), merged)
     except AugmentError as err:
         raise AirflowFailException(f"bad parameters: {err}") from err
-    path = write_params(run_params_file(workspace, dataset, run_id), merged)
+    workspace = ws.root
     log.info("run parameters: %s (profile %s, generators %s)", path, params["profile"], generators)
     return {"workspace": str(workspace), "params_file": str(path), "dataset": dataset,
             "generators": generators}
@@ -161,43 +163,42 @@ def fan_out(cfg: dict[str, Any]) -> list[str]:
 def prepare(cfg: dict[str, Any]) -> str:
     from pipelines.prepare import prepare as run
 
-    with in_workspace(cfg) as params:
-        return str(Path(cfg["workspace"]) / run(cfg["dataset"], params))
+    with in_workspace(cfg) as (ws, params):
+        return str(run(ws, cfg["dataset"], params))
 
 
 @task(queue=TRAIN_QUEUE)
 def train(cfg: dict[str, Any], generator: str, prepared: str) -> str:
     from pipelines.train import train as run
 
-    with in_workspace(cfg) as params:
-        log.info(run(cfg["dataset"], generator, params))  # resumes from its checkpoints on a retry
-    return str(Path(cfg["workspace"]) / "models" / cfg["dataset"] / generator)
+    with in_workspace(cfg) as (ws, params):
+        log.info(run(ws, cfg["dataset"], generator, params))  # resumes from its checkpoints on a retry
+        return str(ws.model(cfg["dataset"], generator))
 
 
 @task
 def sample(cfg: dict[str, Any], generator: str, model: str) -> str:
     from pipelines.sample import sample as run
 
-    with in_workspace(cfg) as params:
-        log.info(run(cfg["dataset"], generator, params))
-    return str(Path(cfg["workspace"]) / "data" / "synthetic" / cfg["dataset"] / generator)
+    with in_workspace(cfg) as (ws, params):
+        log.info(run(ws, cfg["dataset"], generator, params))
+        return str(ws.synthetic(cfg["dataset"], generator))
 
 
 @task
 def validate(cfg: dict[str, Any], generator: str, synthetic: str, ti=None) -> str:
-    """Run the gate; a failing gate fails this task (no retry) with the summary in the log."""
-    import json
+    """Run the gate; a failing gate fails this task (no retry) with the summary in the log.
 
-    from augment.validate.gate import format_summary
-    from pipelines.common import gate_reports
-    from pipelines.validate import validate as run
+    The report folder is pushed (key "gate") before the verdict, so `select` reads the
+    GateReport of every generator gated in this run, passed or not.
+    """
+    from pipelines.validate import run_validation
 
-    with in_workspace(cfg) as params:
-        run(cfg["dataset"], generator, params)
-        summary = json.loads((gate_reports(cfg["dataset"]) / generator / "summary.json").read_text())
-    text = f"{cfg['dataset']}/{generator} {format_summary(summary)} (in {cfg['workspace']})"
-    ti.xcom_push(key="gate", value=text)  # select lists every generator's outcome
-    if not summary["passed"]:
+    with in_workspace(cfg) as (ws, params):
+        report = run_validation(ws, cfg["dataset"], generator, params)
+    ti.xcom_push(key="gate", value=str(report.folder))
+    text = report.summary(f"{cfg['dataset']}/{generator}")
+    if not report.passed:
         log.error(text)
         raise AirflowFailException(text)
     log.info(text)
@@ -211,65 +212,77 @@ def per_generator(generator: str, cfg: dict[str, Any], prepared: str):
     return validate(cfg, generator, sample(cfg, generator, model))
 
 
-def gate_outcomes(ti, cfg: dict[str, Any]) -> dict[str, tuple[bool, str | None]]:
-    """{generator: (passed in this run, its gate summary or None when no gate ran)}."""
+def gated_this_run(ti, cfg: dict[str, Any]) -> dict[str, str]:
+    """{generator: its gate report folder} for the generators gated in this run (a branch
+    that failed before its gate has none; older reports on disk are ignored)."""
     generators = cfg["generators"]
     branches = list(range(len(generators)))  # map index i is generators[i]
-    passed = ti.xcom_pull(task_ids="per_generator.validate", map_indexes=branches)
-    gates = ti.xcom_pull(task_ids="per_generator.validate", key="gate", map_indexes=branches)
-    return {g: (name == g, gate) for g, name, gate in zip(generators, passed, gates, strict=True)}
+    folders = ti.xcom_pull(task_ids="per_generator.validate", key="gate", map_indexes=branches)
+    if not isinstance(folders, list):
+        folders = [folders]
+    return {g: folder for g, folder in zip(generators, folders, strict=True) if folder}
 
 
 @task(trigger_rule=TriggerRule.ALL_DONE_MIN_ONE_SUCCESS)
-def select(cfg: dict[str, Any], branches: Any, ti=None) -> list[str]:
-    """The generators to publish: those whose gate passed in this run.
+def select(cfg: dict[str, Any], branches: Any, ti=None) -> dict[str, Any]:
+    """The generators to publish, by the library's `select` over this run's GateReports.
 
     Runs once every branch is done, failed or not (`branches` only orders it after them).
     Fails, publishing nothing, when none passed, or when `require_all` is set and any
-    generator did not pass.
+    generator did not pass (a branch that failed before its gate counts as not passed).
     """
-    from pipelines.params import load_params, publish_params
+    from augment.errors import AugmentError
+    from augment.validate.verdict import GateReport
+    from augment.validate.verdict import select as choose
+    from pipelines.params import publish_params
 
-    outcomes = gate_outcomes(ti, cfg)
-    passing = [g for g, (passed, _) in outcomes.items() if passed]
-    lines = [gate or f"{cfg['dataset']}/{g}: no gate outcome (an earlier task of this branch failed)"
-             for g, (passed, gate) in outcomes.items() if not passed]
-    require_all = publish_params(load_params(cfg["params_file"])).require_all
-    if not passing or (require_all and lines):
-        why = "no generator passed its gate" if not passing else "require_all is set"
-        raise AirflowFailException(f"nothing published ({why}):\n" + "\n".join(lines))
-    for line in lines:
+    gated = gated_this_run(ti, cfg)
+    missing = [g for g in cfg["generators"] if g not in gated]
+    with in_workspace(cfg) as (_, params):
+        pp = publish_params(params)
+        reports = {g: GateReport.load(folder) for g, folder in gated.items()}
+    lost = [f"{cfg['dataset']}/{g}: no gate outcome (an earlier task of this branch failed)"
+            for g in missing]
+    if pp.require_all and missing:
+        raise AirflowFailException("nothing published (require_all is set):\n" + "\n".join(lost))
+    try:
+        selection = choose(reports, pp.select, pp.require_all, dataset=cfg["dataset"])
+    except AugmentError as err:
+        raise AirflowFailException("\n".join([str(err), *lost])) from err
+    for line in lost + [f"{cfg['dataset']}/{g}: gate failed" for g, r in reports.items() if not r.passed]:
         log.warning("not published: %s", line)
-    log.info("publishing from %s", ", ".join(passing))
-    return passing
+    log.info("publishing %s: %s", ", ".join(selection.chosen), selection.reason)
+    return {"chosen": selection.chosen, "reason": selection.reason, "gated": gated}
 
 
 @task(pool=DVC_POOL, outlets=[PUBLISHED])
-def publish(cfg: dict[str, Any], passing: list[str], outlet_events=None) -> str:
-    """Write data/published/<ds>/; in a git+DVC workspace also tag and push a version."""
+def publish(cfg: dict[str, Any], selected: dict[str, Any], outlet_events=None) -> str:
+    """Write the published folder; in a git+DVC workspace also tag and push a version."""
     import json
 
     from augment.publish import git_revision
-    from pipelines.publish import publish as run
+    from augment.validate.verdict import GateReport, Selection
+    from pipelines.publish import publish_selection
 
-    dataset = cfg["dataset"]
-    with in_workspace(cfg) as params:
-        # Only generators that passed in this run: older reports on disk may be stale.
-        params["pipeline"]["generators"] = passing
-        log.info(run(dataset, params))
+    dataset, chosen = cfg["dataset"], selected["chosen"]
+    with in_workspace(cfg) as (ws, params):
+        # Exactly this run's selection and reports: older reports on disk may be stale.
+        reports = {g: GateReport.load(folder) for g, folder in selected["gated"].items()}
+        log.info(publish_selection(ws, dataset, params, reports,
+                                   Selection(chosen, selected["reason"])))
         tag = None
-        if is_versioned(Path(cfg["workspace"])):
-            tag = version_published(dataset)
+        if is_versioned(ws.root):
+            tag = version_published(ws.root, dataset)
             log.info("published version %s", tag)
         else:
             log.info("%s is not a git+DVC repository: published the folder only, no version tag",
-                     cfg["workspace"])
-        manifest_path = Path(cfg["workspace"]) / "data" / "published" / dataset / "manifest.json"
+                     ws.root)
+        manifest_path = ws.manifest(dataset)
         manifest = json.loads(manifest_path.read_text())
-        revision = git_revision(".") if tag else manifest["git_revision"]
+        revision = git_revision(ws.root) if tag else manifest["git_revision"]
     outlet_events[PUBLISHED].add(Asset(PUBLISHED_URI.format(dataset)), extra={
         "dataset": dataset, "version": tag, "git_revision": revision,
-        "content_hash": manifest["content_hash"], "generators": passing,
+        "content_hash": manifest["content_hash"], "generators": chosen,
         "manifest": str(manifest_path), "params_file": cfg["params_file"],
     })
     return str(manifest_path)
@@ -280,22 +293,22 @@ def evaluate(cfg: dict[str, Any], manifest: str, ti=None) -> str:
     """Downstream scores: real-only vs each augmentation of this run, on the test split."""
     from pipelines.evaluate import evaluate as run
 
-    with in_workspace(cfg) as params:
+    with in_workspace(cfg) as (ws, params):
         # Only generators gated in this run: a failed branch may have left older files.
-        params["pipeline"]["generators"] = [g for g, (_, gate) in gate_outcomes(ti, cfg).items() if gate]
-        log.info(run(cfg["dataset"], params))
-    return str(Path(cfg["workspace"]) / "metrics" / f"{cfg['dataset']}.json")
+        params["pipeline"]["generators"] = list(gated_this_run(ti, cfg))
+        log.info(run(ws, cfg["dataset"], params))
+        return str(ws.downstream(cfg["dataset"]))
 
 
 @task
 def report(cfg: dict[str, Any], metrics: str, ti=None) -> str:
-    """The dataset's HTML report (reports/<ds>/index.html) from this run's artifacts."""
+    """The dataset's HTML report from this run's artifacts."""
     from pipelines.report import report as run
 
-    with in_workspace(cfg) as params:
-        params["pipeline"]["generators"] = [g for g, (_, gate) in gate_outcomes(ti, cfg).items() if gate]
-        log.info(run(cfg["dataset"], params))
-    return str(Path(cfg["workspace"]) / "reports" / cfg["dataset"] / "index.html")
+    with in_workspace(cfg) as (ws, params):
+        params["pipeline"]["generators"] = list(gated_this_run(ti, cfg))
+        log.info(run(ws, cfg["dataset"], params))
+        return str(ws.report_page(cfg["dataset"]))
 
 
 def augment_pipeline() -> None:

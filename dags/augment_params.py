@@ -1,8 +1,8 @@
 """Run parameters of the augment DAGs: params.yaml, then the profile, then the run's conf.
 
 Plain Python (no Airflow, no torch) so the DAG file parses fast and tests can call it
-directly. A run's merged parameters are written to
-`<workspace>/.airflow/runs/<dataset>/<run id>.yaml` and every task reads that file:
+directly. A run's merged parameters are written to the workspace's run-parameter file
+(`Workspace.run_params`) and every task reads that file:
 what a run did is on disk, and a retried task sees exactly what the first try saw.
 """
 
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import os
-import re
 from pathlib import Path
 from typing import Any
 
@@ -105,12 +104,6 @@ def run_params(base: dict[str, Any], conf: dict[str, Any]) -> dict[str, Any]:
                 if isinstance(section, dict):
                     section["counts"] = {}
     return deep_merge(deep_merge(merged, named), conf.get("overrides") or {})
-
-
-def run_params_file(workspace: Path, dataset: str, run_id: str) -> Path:
-    """Where a run's merged parameters live (run ids hold ':' and '+': made file-safe)."""
-    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", run_id).strip("_") or "run"
-    return workspace / ".airflow" / "runs" / dataset / f"{safe}.yaml"
 
 
 def write_params(path: Path, params: dict[str, Any]) -> Path:

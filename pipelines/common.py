@@ -1,53 +1,55 @@
-"""What every stage shares: artifact paths and the thin `main()` wrapper."""
+"""What every stage shares: the thin `main()` wrapper and stage logging.
+
+Paths come from `augment.workspace.Workspace`; a stage function takes the workspace, the
+names it works on and the parsed params, and returns a line to print.
+"""
 
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 from augment.errors import AugmentError
+from augment.workspace import PARAMS_FILE, Workspace, check_name
 from pipelines.params import load_params
 
-PREPARED = Path("data/prepared")
-MODELS = Path("models")
-CHECKPOINTS = Path(".checkpoints")  # outside DVC outs: `dvc repro` deletes outs first
-SYNTHETIC = Path("data/synthetic")
-REPORTS = Path("reports")
-PUBLISHED = Path("data/published")
-METRICS = Path("metrics")
-PLOTS = Path("plots/curves")
+log = logging.getLogger("augment.pipelines")
 
 
-def gate_reports(dataset: str) -> Path:
-    """reports/<ds>/gates/: one validation report folder per generator."""
-    return REPORTS / dataset / "gates"
-
-
-def prepared_split(dataset: str, split: str) -> Path:
-    """data/prepared/<ds>/<split>.parquet or .npz, whichever exists."""
-    for suffix in (".parquet", ".npz"):
-        path = PREPARED / dataset / f"{split}{suffix}"
-        if path.exists():
-            return path
-    raise AugmentError(f"no prepared {split} split for {dataset!r} under {PREPARED / dataset}; "
-                       "run the prepare stage first")
+def setup_logging() -> None:
+    """INFO lines of the `augment` loggers on stderr (DVC and task logs show them)."""
+    logger = logging.getLogger("augment")
+    if not logger.handlers and not logging.getLogger().handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+        logger.addHandler(handler)
+    if logger.level == logging.NOTSET:
+        logger.setLevel(logging.INFO)
 
 
 def stage_main(description: str, run: Callable[..., object], argv: list[str] | None,
                with_generator: bool = True) -> int:
-    """Parse --dataset [--generator] --params, call run(dataset, [generator,] params)."""
+    """Parse --dataset [--generator] --params --workspace, call run(ws, dataset, [generator,]
+    params); a user error prints one line and exits 2."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--dataset", required=True)
     if with_generator:
         parser.add_argument("--generator", required=True)
-    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--workspace", default=".", help="folder holding params.yaml (default: here)")
+    parser.add_argument("--params", help=f"parameter file (default: WORKSPACE/{PARAMS_FILE})")
     args = parser.parse_args(argv)
+    setup_logging()
     try:
-        params = load_params(args.params)
-        extra = (args.generator,) if with_generator else ()
-        result = run(args.dataset, *extra, params)
+        ws = Workspace(args.workspace)
+        params = load_params(Path(args.params) if args.params else ws.params_file)
+        names = (check_name(args.dataset, "dataset"),)
+        if with_generator:
+            names += (check_name(args.generator, "generator"),)
+        log.info("%s: %s", parser.prog, " ".join(names))
+        result = run(ws, *names, params)
     except AugmentError as err:
         print(f"{parser.prog}: error: {err}", file=sys.stderr)
         return 2

@@ -19,7 +19,8 @@ import time
 from pathlib import Path
 
 from augment.errors import AugmentError
-from pipelines.common import METRICS, PUBLISHED, gate_reports
+from augment.validate.verdict import GateReport
+from augment.workspace import GATE_FILE, Workspace
 from pipelines.params import load_params, pipeline_params
 
 
@@ -39,32 +40,30 @@ def _figure(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
-def summary_rows(params: dict) -> list[str]:
+def summary_rows(ws: Workspace, params: dict) -> list[str]:
     pipe = pipeline_params(params)
     lines = [f"{'dataset':<14}{'generator':<11}{'gate':<6}{'detect AUC':>11}{'copies':>8}"
              f"{'TSTR F1':>9}{'val F1 real':>12}{'val F1 aug':>11}  published / test-set change"]
     for dataset in pipe.datasets:
-        manifest_file = PUBLISHED / dataset / "manifest.json"
+        manifest_file = ws.manifest(dataset)
         chosen = json.loads(manifest_file.read_text())["generators"] if manifest_file.exists() else []
-        test = json.loads((METRICS / f"{dataset}.json").read_text()) if chosen else {}
+        test = json.loads(ws.downstream(dataset).read_text()) if chosen else {}
         for gen in pipe.generators:
-            folder = gate_reports(dataset) / gen
-            if not (folder / "summary.json").exists():
+            if not (ws.gate(dataset, gen) / GATE_FILE).exists():
                 lines.append(f"{dataset:<14}{gen:<11}(not run)")
                 continue
-            summary = json.loads((folder / "summary.json").read_text())
-            m = json.loads((folder / "metrics.json").read_text())
-            u = m.get("utility", {})
+            gate = GateReport.load(ws.gate(dataset, gen))
             note = ""
             if gen in chosen:
                 deltas = ", ".join(f"{c} {d:+.3f}" for c, d in test["delta_macro_f1"][gen].items())
                 note = f"yes / macro-F1 {deltas}"
+            auc, copies = gate.metric("detection_auc"), gate.metric("privacy", "exact_copy_share")
             lines.append(
-                f"{dataset:<14}{gen:<11}{'pass' if summary['passed'] else 'FAIL':<6}"
-                f"{m.get('detection_auc', float('nan')):>11.3f}"
-                f"{m.get('privacy', {}).get('exact_copy_share', float('nan')):>8.1%}"
-                f"{_figure(u.get('tstr_macro_f1')):>9}{_figure(u.get('real_macro_f1')):>12}"
-                f"{_figure(u.get('augmented_macro_f1')):>11}  {note}")
+                f"{dataset:<14}{gen:<11}{'pass' if gate.passed else 'FAIL':<6}"
+                f"{_figure(auc):>11}{'n/a' if copies is None else f'{copies:.1%}':>8}"
+                f"{_figure(gate.metric('utility', 'tstr_macro_f1')):>9}"
+                f"{_figure(gate.metric('utility', 'real_macro_f1')):>12}"
+                f"{_figure(gate.metric('utility', 'augmented_macro_f1')):>11}  {note}")
     return lines
 
 
@@ -74,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     start = time.perf_counter()
     try:
-        params = load_params()
+        ws = Workspace(".")
+        params = load_params(ws.params_file)
         ensure_remote()
         repro = sh("dvc", "repro", "--keep-going")  # one dataset's failed gate stops no other
         tags = []
@@ -82,18 +82,22 @@ def main(argv: list[str] | None = None) -> int:
             from augment.publish import publish_version
 
             for dataset in pipeline_params(params).datasets:
-                if not (PUBLISHED / dataset / "manifest.json").exists():
+                if not ws.manifest(dataset).exists():
                     continue
                 try:
                     tags.append(publish_version(dataset))
                 except AugmentError as err:  # e.g. its publish stage failed this time
                     print(f"demo: {dataset} not tagged: {err}", file=sys.stderr)
-        print("\n" + "\n".join(summary_rows(params)))
+        print("\n" + "\n".join(summary_rows(ws, params)))
     except AugmentError as err:
         print(f"demo: error: {err}", file=sys.stderr)
         return 2
-    print(f"\nversions: {', '.join(tags) or 'none'}   report: reports/<dataset>/index.html   gates: "
-          f"reports/<dataset>/gates/<generator>/   published: data/published/   metrics: metrics/")
+    datasets = pipeline_params(params).datasets
+    rel = lambda path: str(path.relative_to(ws.root))  # noqa: E731
+    print(f"\nversions: {', '.join(tags) or 'none'}")
+    print("reports: " + ", ".join(rel(ws.report_page(d)) for d in datasets))
+    print("published: " + ", ".join(rel(ws.published(d)) for d in datasets)
+          + "   gates: " + ", ".join(rel(ws.gates(d)) for d in datasets))
     print(f"demo finished in {time.perf_counter() - start:.0f} s"
           + ("" if repro.returncode == 0 else " (dvc repro reported a failure above)"))
     return 0 if repro.returncode == 0 else 1

@@ -5,7 +5,8 @@ generator's samples (at the same class counts), over several seeds.
     python -m pipelines.evaluate --dataset digits
 
 Writes metrics/<ds>.json (DVC metrics) and plots/downstream/<ds>.png. It also counts
-how often a generator that lowered test macro-F1 was stopped by the validation gate.
+how often a harmful generator (one that lowered test macro-F1 by more than the gate's
+`utility_tolerance`) was stopped by the validation gate.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
@@ -21,12 +21,12 @@ from augment.config import from_dict
 from augment.data.storage import read_split
 from augment.downstream import compare, macro_f1_change, plot_scores, training_sets
 from augment.io import write_json
-from pipelines.common import METRICS, PUBLISHED, gate_reports, prepared_split, stage_main
+from augment.validate.verdict import GateReport
+from augment.workspace import GATE_FILE, Workspace
+from pipelines.common import stage_main
 from pipelines.params import pipeline_params
 from pipelines.sample import requested_counts
-from pipelines.validate import synthetic_file
-
-PLOTS = Path("plots/downstream")
+from pipelines.validate import gate_config
 
 
 @dataclass(frozen=True)
@@ -39,43 +39,45 @@ class EvaluateParams:
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
 
 
-def generator_outputs(dataset: str, params: dict) -> tuple[dict, dict[str, bool]]:
-    """Each generator's new rows {name: (X, y)} and whether it passed its gate."""
+def generator_outputs(ws: Workspace, dataset: str, params: dict) -> tuple[dict, dict[str, bool]]:
+    """Each gated generator's new rows {name: (X, y)} and whether it passed its gate."""
     rows, gates = {}, {}
     for gen in pipeline_params(params).generators:
-        summary = gate_reports(dataset) / gen / "summary.json"
-        if not summary.exists():
+        if not (ws.gate(dataset, gen) / GATE_FILE).is_file():
             continue
-        gates[gen] = bool(json.loads(summary.read_text())["passed"])
-        syn = read_split(synthetic_file(dataset, gen))
+        gates[gen] = GateReport.load(ws.gate(dataset, gen)).passed
+        syn = read_split(ws.samples(dataset, gen))
         rows[gen] = (syn.X, syn.y)
     return rows, gates
 
 
-def evaluate(dataset: str, params: dict) -> str:
+def evaluate(ws: Workspace, dataset: str, params: dict) -> str:
     ep = from_dict(EvaluateParams, params.get("evaluate"), where="evaluate")
-    test = read_split(prepared_split(dataset, "test"))
-    train = read_split(prepared_split(dataset, "train"))
-    synthetic, gates = generator_outputs(dataset, params)
+    gate = gate_config(params)
+    test = read_split(ws.split(dataset, "test"))
+    train = read_split(ws.split(dataset, "train"))
+    synthetic, gates = generator_outputs(ws, dataset, params)
     counts = requested_counts(dataset, params, train.class_counts())
     sets = training_sets(train.X, train.y, synthetic, counts, seed=0)
     classifiers = ep.image_classifiers if test.modality == "image" else ep.table_classifiers
     scores = compare(sets, (test.X, test.y), classifiers, ep.seeds)
     delta = macro_f1_change(scores)
-    harmful = [g for g in gates if np.mean(list(delta[g].values())) < 0]
+    harmful = [g for g in gates if gate.lowers_utility(float(np.mean(list(delta[g].values()))))]
     caught = [g for g in harmful if not gates[g]]
-    manifest_file = PUBLISHED / dataset / "manifest.json"
+    manifest_file = ws.manifest(dataset)
     published = json.loads(manifest_file.read_text())["generators"] if manifest_file.exists() else []
     result = {
         "dataset": dataset, "classifiers": classifiers, "seeds": ep.seeds,
         "test_rows": int(len(test.y)), "scores": scores, "delta_macro_f1": delta,
         "published": published, "gate_passed": gates,
         "gate_check": {"harmful_generators": harmful, "stopped_by_gate": caught,
+                       "harm_threshold": -gate.utility_tolerance,
                        "summary": f"{len(caught)} of {len(harmful)} generators that lowered test "
-                                  "macro-F1 were stopped by the gate"},
+                                  f"macro-F1 by more than {gate.utility_tolerance} were stopped by "
+                                  "the gate"},
     }
-    write_json(METRICS / f"{dataset}.json", result)
-    plot_scores(scores, PLOTS / f"{dataset}.png", title=dataset)
+    write_json(ws.downstream(dataset), result)
+    plot_scores(scores, ws.downstream_plot(dataset), title=dataset)
     lines = [f"evaluated {dataset} (macro-F1 change vs real-only):"]
     lines += [f"  {name:<10} " + ", ".join(f"{c} {d:+.4f}" for c, d in changes.items())
               for name, changes in delta.items()]
@@ -88,5 +90,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-
-

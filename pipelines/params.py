@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import yaml
-
-from augment.config import from_dict
+from augment.config import from_dict, generator_params, load_params
 from augment.errors import ConfigError
 from augment.sampling import check_policy
+from augment.workspace import check_name
 
-PARAMS_FILE = Path("params.yaml")
+__all__ = ["check_params", "dataset_params", "generator_params", "load_params", "pipeline_params",
+           "prepare_params", "publish_params", "sample_params"]
 
 
 @dataclass(frozen=True)
@@ -43,21 +42,11 @@ class PrepareParams:
     seed: int = 0
 
 
-def load_params(path: str | Path = PARAMS_FILE) -> dict[str, Any]:
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"no parameter file {path}")
-    try:
-        params = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path} is not valid YAML: {err}") from err
-    if not isinstance(params, dict):
-        raise ConfigError(f"{path} must hold a mapping of sections")
-    return params
-
-
 def dataset_params(params: dict[str, Any], name: str) -> DatasetParams:
+    check_name(name, "dataset")
     datasets = params.get("datasets") or {}
+    if not isinstance(datasets, dict):
+        raise ConfigError(f"datasets must be a mapping of dataset names, got {datasets!r}")
     if name not in datasets:
         raise ConfigError(f"dataset {name!r} is not in params.yaml datasets: {sorted(datasets)}")
     return from_dict(DatasetParams, datasets[name], where=f"datasets.{name}")
@@ -98,7 +87,12 @@ class PublishParams:
 
 
 def pipeline_params(params: dict[str, Any]) -> PipelineParams:
-    return from_dict(PipelineParams, params.get("pipeline"), where="pipeline")
+    pp = from_dict(PipelineParams, params.get("pipeline"), where="pipeline")
+    for i, name in enumerate(pp.datasets):
+        check_name(name, f"pipeline.datasets[{i}]")
+    for i, name in enumerate(pp.generators):
+        check_name(name, f"pipeline.generators[{i}]")
+    return pp
 
 
 def sample_params(params: dict[str, Any], dataset: str | None = None) -> SampleParams:
@@ -119,20 +113,6 @@ def publish_params(params: dict[str, Any]) -> PublishParams:
     if pp.select not in ("best", "all"):
         raise ConfigError(f"publish.select must be best or all, got {pp.select!r}")
     return pp
-
-
-def generator_params(params: dict[str, Any], family: str) -> dict[str, Any]:
-    """Hyperparameters of one family: `train.<family>` plus the shared `train.seed`."""
-    from augment.generators import available_generators
-
-    train = params.get("train") or {}
-    unknown = set(train) - {"seed", *available_generators()}
-    if unknown:
-        raise ConfigError(f"unknown parameter {', '.join('train.' + k for k in sorted(unknown))}")
-    section = dict(train.get(family) or {})
-    if "seed" in train:
-        section.setdefault("seed", train["seed"])
-    return section
 
 
 def check_params(params: dict[str, Any], dataset: str, generators: list[str] | None = None) -> None:

@@ -10,6 +10,7 @@ scenario from balanced data.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 
@@ -17,12 +18,14 @@ from augment.data import limit_per_class, load_dataset, stratified_split, thin_c
 from augment.data.storage import split_filename, write_split
 from augment.errors import AugmentError
 from augment.io import atomic_dir, write_json
+from augment.workspace import INFO_FILE, SCHEMA_FILE, Workspace
+from pipelines.common import setup_logging
 from pipelines.params import check_params, dataset_params, load_params, prepare_params
 
-PREPARED = Path("data/prepared")
+log = logging.getLogger("augment.pipelines")
 
 
-def prepare(name: str, params: dict, out_root: Path = PREPARED) -> Path:
+def prepare(ws: Workspace, name: str, params: dict) -> Path:
     """Load, split and write dataset `name`; returns its prepared folder."""
     ds_params = dataset_params(params, name)
     split = prepare_params(params)
@@ -33,13 +36,15 @@ def prepare(name: str, params: dict, out_root: Path = PREPARED) -> Path:
         train = thin_classes(train, ds_params.thin.classes, ds_params.thin.keep, seed=split.seed)
     if ds_params.per_class:
         train = limit_per_class(train, ds_params.per_class, seed=split.seed)
-    out = out_root / name
-    with atomic_dir(out) as tmp:
+    out = ws.prepared(name)
+    log.info("prepare %s: %d train, %d val, %d test rows -> %s", name, len(train), len(val),
+             len(test), out)
+    with atomic_dir(out, "prepared") as tmp:
         for split_name, part in (("train", train), ("val", val), ("test", test)):
             write_split(part, tmp / split_filename(ds, split_name))
         if ds.schema is not None:
-            ds.schema.save(tmp / "schema.json")
-        write_json(tmp / "info.json", {
+            ds.schema.save(tmp / SCHEMA_FILE)
+        write_json(tmp / INFO_FILE, {
             "name": name,
             "source": ds_params.source,
             "modality": ds.modality,
@@ -54,16 +59,18 @@ def prepare(name: str, params: dict, out_root: Path = PREPARED) -> Path:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", action="append", help="dataset name (default: all)")
-    parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--out", default=str(PREPARED))
+    parser.add_argument("--workspace", default=".", help="folder holding params.yaml (default: here)")
+    parser.add_argument("--params", help="parameter file (default: WORKSPACE/params.yaml)")
     args = parser.parse_args(argv)
+    setup_logging()
     try:
-        params = load_params(args.params)
+        ws = Workspace(args.workspace)
+        params = load_params(Path(args.params) if args.params else ws.params_file)
         names = args.dataset or list(params.get("datasets") or {})
         for name in names:  # a bad key in any section fails now, not after training
             check_params(params, name)
         for name in names:
-            out = prepare(name, params, Path(args.out))
+            out = prepare(ws, name, params)
             print(f"prepared {name} -> {out}")
     except AugmentError as err:
         print(f"prepare: error: {err}", file=sys.stderr)

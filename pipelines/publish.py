@@ -2,11 +2,12 @@
 
     python -m pipelines.publish --dataset digits
 
-Reads each generator's gate summary. Publishes nothing, and fails with the reasons
-and Data Docs paths, when no generator passed (or, with publish.require_all, when any
+Reads each generator's GateReport. Publishes nothing, and fails with the reasons and
+Data Docs paths, when no generator passed (or, with publish.require_all, when any
 failed). `publish.select: best` keeps the passing generator with the best validation
-macro-F1 after augmentation; `all` keeps every passing one. Tagging a version and
-pushing it to the DVC remote is `augment publish DATASET`.
+macro-F1 after augmentation; `all` keeps every passing one (`augment.validate.verdict.
+select`, shared with the Airflow DAG). Tagging a version and pushing it to the DVC
+remote is `augment publish DATASET`.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ import json
 import sys
 
 from augment.data.storage import read_split
-from augment.errors import AugmentError
 from augment.io import atomic_dir
 from augment.publish import combine, git_revision, write_augmented
-from pipelines.common import PREPARED, PUBLISHED, gate_reports, prepared_split, stage_main
+from augment.validate.verdict import GateReport, Selection, select
+from augment.workspace import Workspace
+from pipelines.common import stage_main
 from pipelines.params import (
     dataset_params,
     generator_params,
@@ -26,73 +28,57 @@ from pipelines.params import (
     publish_params,
     sample_params,
 )
-from pipelines.validate import synthetic_file
 
 
-def gate_outcomes(dataset: str, generators: list[str]) -> dict[str, dict]:
-    outcomes = {}
-    for name in generators:
-        folder = gate_reports(dataset) / name
-        if not (folder / "summary.json").is_file():
-            raise AugmentError(f"no validation report for {dataset}/{name}; run the validate stage")
-        outcomes[name] = {"summary": json.loads((folder / "summary.json").read_text()),
-                          "metrics": json.loads((folder / "metrics.json").read_text())}
-    return outcomes
+def gate_reports(ws: Workspace, dataset: str, generators: list[str]) -> dict[str, GateReport]:
+    """{generator: its GateReport}; a missing report is an error naming the generator."""
+    return {name: GateReport.load(ws.gate(dataset, name)) for name in generators}
 
 
-def select(outcomes: dict[str, dict], rule: str, require_all: bool) -> tuple[list[str], str]:
-    """The generators to publish and why."""
-    passing = [g for g, o in outcomes.items() if o["summary"]["passed"]]
-    failed = {g: o["summary"] for g, o in outcomes.items() if not o["summary"]["passed"]}
-    if not passing or (require_all and failed):
-        lines = [f"{g}: " + "; ".join(s["failures"]) + f" (Data Docs: {s['data_docs']})"
-                 for g, s in failed.items()]
-        why = "no generator passed" if not passing else "publish.require_all is set"
-        raise AugmentError(f"nothing published ({why}):\n  " + "\n  ".join(lines))
-    if rule == "all":
-        return passing, "every generator that passed its gate"
-    scores = {g: outcomes[g]["metrics"]["utility"]["augmented_macro_f1"] for g in passing}
-    best = max(passing, key=lambda g: (scores[g], g))
-    detail = ", ".join(f"{g} {s:.4f}" for g, s in sorted(scores.items()))
-    return [best], f"best validation macro-F1 after augmentation among passing generators ({detail})"
-
-
-def publish(dataset: str, params: dict) -> str:
+def publish(ws: Workspace, dataset: str, params: dict) -> str:
+    """Select among pipeline.generators by their GateReports, then publish the selection."""
     pipe, pp = pipeline_params(params), publish_params(params)
-    outcomes = gate_outcomes(dataset, pipe.generators)
-    chosen, reason = select(outcomes, pp.select, pp.require_all)
-    train = read_split(prepared_split(dataset, "train"))
+    reports = gate_reports(ws, dataset, pipe.generators)
+    return publish_selection(ws, dataset, params, reports,
+                             select(reports, pp.select, pp.require_all, dataset=dataset))
+
+
+def publish_selection(ws: Workspace, dataset: str, params: dict, reports: dict[str, GateReport],
+                      selection: Selection) -> str:
+    """Real training rows + the chosen generators' rows, with a manifest recording every
+    report and the reason of the choice, written atomically to the published folder."""
+    pp = publish_params(params)
+    train = read_split(ws.split(dataset, "train"))
     parts = {}
-    for name in chosen:
-        syn = read_split(synthetic_file(dataset, name))
+    for name in selection.chosen:
+        syn = read_split(ws.samples(dataset, name))
         parts[name] = (syn.X, syn.y)
     data = combine(train.X, train.y, parts)
-    info = json.loads((PREPARED / dataset / "info.json").read_text())
+    info = json.loads(ws.dataset_info(dataset).read_text())
     manifest = {
         "dataset": dataset,
         "raw_fingerprint": info["fingerprint"],
         "source": info["source"],
-        "git_revision": git_revision(),
-        "generators": chosen,
-        "selection": reason,
+        "git_revision": git_revision(ws.root),
+        "generators": selection.chosen,
+        "selection": selection.reason,
         "rows": {"real": int((~data.synthetic).sum()), "synthetic": int(data.synthetic.sum())},
         "params": {
             "dataset": json.loads(json.dumps(dataset_params(params, dataset).__dict__, default=str)),
             "prepare": params.get("prepare"),
-            "train": {g: generator_params(params, g) for g in pipe.generators},
+            "train": {g: generator_params(params, g) for g in reports},
             "sample": sample_params(params, dataset).__dict__,
             "validate": params.get("validate"),
             "publish": pp.__dict__,
         },
-        "gate": {"passed": True, "generators": {g: o["summary"] for g, o in outcomes.items()}},
-        "metrics": {g: o["metrics"] for g, o in outcomes.items()},
+        "gate": {"passed": True, "generators": {g: r.to_dict() for g, r in reports.items()}},
     }
-    out = PUBLISHED / dataset
-    with atomic_dir(out) as tmp:
+    out = ws.published(dataset)
+    with atomic_dir(out, "published") as tmp:
         written = write_augmented(tmp, data, train.target or "label", manifest)
     return (f"published {dataset}: {manifest['rows']['real']} real + "
-            f"{manifest['rows']['synthetic']} synthetic rows from {', '.join(chosen)} -> {out} "
-            f"(content {written['content_hash'][:12]})")
+            f"{manifest['rows']['synthetic']} synthetic rows from {', '.join(selection.chosen)} -> "
+            f"{out} (content {written['content_hash'][:12]})")
 
 
 def main(argv: list[str] | None = None) -> int:

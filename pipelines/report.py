@@ -11,40 +11,16 @@ from __future__ import annotations
 
 import sys
 
-from augment.report import ReportSources, build_report
-from pipelines.common import (
-    METRICS,
-    MODELS,
-    PREPARED,
-    PUBLISHED,
-    REPORTS,
-    SYNTHETIC,
-    gate_reports,
-    stage_main,
-)
-from pipelines.evaluate import PLOTS as DOWNSTREAM_PLOTS
+from augment.report import build_report
+from augment.workspace import Workspace
+from pipelines.common import stage_main
 from pipelines.params import pipeline_params
-from pipelines.validate import gate_config
 
 
-def sources(dataset: str, params: dict) -> ReportSources:
-    return ReportSources(
-        dataset=dataset,
-        generators=pipeline_params(params).generators,
-        prepared=PREPARED / dataset,
-        models=MODELS / dataset,
-        synthetic=SYNTHETIC / dataset,
-        reports=gate_reports(dataset),
-        out=REPORTS / dataset,
-        published=PUBLISHED / dataset,
-        downstream=METRICS / f"{dataset}.json",
-        downstream_plot=DOWNSTREAM_PLOTS / f"{dataset}.png",
-        gate=gate_config(params),
-    )
-
-
-def report(dataset: str, params: dict) -> str:
-    return f"report for {dataset} -> {build_report(sources(dataset, params))}"
+def report(ws: Workspace, dataset: str, params: dict) -> str:
+    """Build the report of `dataset` over the pipeline's generators; returns a log line."""
+    page = build_report(ws, dataset, pipeline_params(params).generators)
+    return f"report for {dataset} -> {page}"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,7 +16,8 @@ from augment.data.storage import write_labelled
 from augment.generators import load_generator
 from augment.io import atomic_dir, write_json
 from augment.sampling import policy_counts
-from pipelines.common import MODELS, SYNTHETIC, stage_main
+from augment.workspace import REQUESTED_FILE, SAMPLES_IMAGES, SAMPLES_TABLE, Workspace
+from pipelines.common import stage_main
 from pipelines.params import sample_params
 
 
@@ -26,16 +27,16 @@ def requested_counts(dataset: str, params: dict, train_counts: dict) -> dict:
     return policy_counts(train_counts, sp.policy, sp.ratio, sp.counts)
 
 
-def sample(dataset: str, generator: str, params: dict) -> str:
-    model = load_generator(MODELS / dataset / generator)
+def sample(ws: Workspace, dataset: str, generator: str, params: dict) -> str:
+    model = load_generator(ws.model(dataset, generator))
     train_counts = dict(zip(model.classes_, model.info_.class_counts, strict=True))
     counts = requested_counts(dataset, params, train_counts)
     X, y = model.sample(counts, seed=sample_params(params, dataset).seed)
-    out = SYNTHETIC / dataset / generator
-    with atomic_dir(out) as tmp:
-        name = "samples.npz" if isinstance(X, np.ndarray) else "samples.parquet"
+    out = ws.synthetic(dataset, generator)
+    with atomic_dir(out, "synthetic") as tmp:
+        name = SAMPLES_IMAGES if isinstance(X, np.ndarray) else SAMPLES_TABLE
         write_labelled(tmp / name, X, y, model.target_)
-        write_json(tmp / "requested.json", {str(c): int(n) for c, n in counts.items()})
+        write_json(tmp / REQUESTED_FILE, {str(c): int(n) for c, n in counts.items()})
     return f"sampled {len(y)} rows from {generator} for {dataset} -> {out}"
 
 

@@ -2,8 +2,9 @@
 
     python -m pipelines.train --dataset digits --generator diffusion
 
-Writes models/<ds>/<gen>/ (config.json, weights.safetensors, curve.json). Checkpoints
-go to .checkpoints/<ds>/<gen>/, so a killed run (or an Airflow retry) resumes.
+Writes models/<ds>/<gen>/ (config.json, weights.safetensors, curve.json) and the curve
+for `dvc plots`. Checkpoints go to .checkpoints/<ds>/<gen>/, so a killed run (or an
+Airflow retry) resumes.
 """
 
 from __future__ import annotations
@@ -15,19 +16,21 @@ import time
 from augment.data.storage import read_split
 from augment.generators import get_generator
 from augment.io import write_json
-from pipelines.common import CHECKPOINTS, MODELS, PLOTS, prepared_split, stage_main
+from augment.workspace import Workspace
+from pipelines.common import stage_main
 from pipelines.params import generator_params
 
 
-def train(dataset: str, generator: str, params: dict) -> str:
+def train(ws: Workspace, dataset: str, generator: str, params: dict) -> str:
     hyper = generator_params(params, generator)
     model = get_generator(generator, **hyper)  # bad params fail before any work
-    split = read_split(prepared_split(dataset, "train"))
-    checkpoints = CHECKPOINTS / dataset / generator
+    out = ws.model(dataset, generator)
+    split = read_split(ws.split(dataset, "train"))
+    checkpoints = ws.checkpoints(dataset, generator)
     start = time.perf_counter()
     model.fit(split.X, split.y, checkpoint_dir=checkpoints, schema=split.schema)
-    out = model.save(MODELS / dataset / generator)
-    write_json(PLOTS / dataset / f"{generator}.json", model.curve_)  # for `dvc plots show`
+    model.save(out)
+    write_json(ws.curve(dataset, generator), model.curve_)  # for `dvc plots show`
     shutil.rmtree(checkpoints, ignore_errors=True)
     return f"trained {generator} on {dataset} in {time.perf_counter() - start:.1f} s -> {out}"
 
@@ -38,5 +41,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-
-

@@ -2,47 +2,50 @@
 
     python -m pipelines.validate --dataset digits --generator diffusion
 
-Writes reports/<ds>/gates/<gen>/ (summary.json, metrics.json, validation.json, suite.json,
-GX Data Docs). The stage succeeds whether the gate passes or fails: the outcome is
-in summary.json and the publish stage acts on it, so one failing generator does not
-stop the others.
+Writes reports/<ds>/gates/<gen>/ (gate.json: the GateReport; validation.json,
+suite.json, GX Data Docs) and metrics/gates/<ds>/<gen>.json (the gate's figures, for
+`dvc metrics show`). The stage succeeds whether the gate passes or fails: the verdict is
+in gate.json and the publish stage acts on it, so one failing generator does not stop
+the others.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
 from augment.config import from_dict
 from augment.data.storage import read_split
-from augment.errors import AugmentError
-from augment.validate.gate import GateConfig, LabelledData, format_summary, run_gate
-from pipelines.common import SYNTHETIC, gate_reports, prepared_split, stage_main
+from augment.io import write_json
+from augment.validate.gate import GateConfig, LabelledData, run_gate
+from augment.validate.verdict import GateReport
+from augment.workspace import Workspace
+from pipelines.common import stage_main
 
 
 def gate_config(params: dict) -> GateConfig:
     return from_dict(GateConfig, params.get("validate"), where="validate")
 
 
-def synthetic_file(dataset: str, generator: str) -> Path:
-    folder = SYNTHETIC / dataset / generator
-    for name in ("samples.parquet", "samples.npz"):
-        if (folder / name).exists():
-            return folder / name
-    raise AugmentError(f"no samples under {folder}; run the sample stage first")
+def validate(ws: Workspace, dataset: str, generator: str, params: dict) -> str:
+    report = run_validation(ws, dataset, generator, params)
+    return report.summary(f"{dataset}/{generator}")
 
 
-def validate(dataset: str, generator: str, params: dict) -> str:
+def run_validation(ws: Workspace, dataset: str, generator: str, params: dict) -> GateReport:
+    """The gate on one generator's samples: against the training split, the validation
+    split as the real held-out rows."""
     config = gate_config(params)
-    train = read_split(prepared_split(dataset, "train"))
-    val = read_split(prepared_split(dataset, "val"))
-    syn = read_split(synthetic_file(dataset, generator))
-    requested = json.loads((SYNTHETIC / dataset / generator / "requested.json").read_text())
-    summary = run_gate(LabelledData(train.X, train.y), LabelledData(syn.X, syn.y),
-                       LabelledData(val.X, val.y), requested, gate_reports(dataset) / generator,
-                       config, schema=train.schema, target=train.target or "label")
-    return f"{dataset}/{generator} " + format_summary(summary)
+    train = read_split(ws.split(dataset, "train"))
+    val = read_split(ws.split(dataset, "val"))
+    syn = read_split(ws.samples(dataset, generator))
+    requested = json.loads(ws.requested(dataset, generator).read_text())
+    report = run_gate(LabelledData(train.X, train.y), LabelledData(syn.X, syn.y),
+                      LabelledData(val.X, val.y), requested, ws.gate(dataset, generator),
+                      config, schema=train.schema, target=train.target or "label",
+                      holdout_source="validation split")
+    write_json(ws.gate_metrics(dataset, generator), report.figures())
+    return report
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -71,7 +71,8 @@ def test_fit_sample_validate_table(tmp_path, mixed_csv):
               "--out", str(model), "--set", "epochs=2", "--set", "min_steps=0", "--set", "batch_size=16",
               "--seed", "3")
     assert out.returncode == 0, out.stderr
-    assert (model / "weights.safetensors").is_file() and not (model / "checkpoint").exists()
+    assert (model / "weights.safetensors").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mixed.csv", "model"]  # no checkpoints left
     samples = tmp_path / "syn.csv"
     out = run("sample", "--model", str(model), "--counts", "minor=7,rare=5", "--out", str(samples))
     assert out.returncode == 0, out.stderr
@@ -87,7 +88,7 @@ def test_fit_sample_validate_table(tmp_path, mixed_csv):
               "--out", str(report))
     assert out.returncode in (0, 1), out.stderr  # 1 = the gate failed (a 2-epoch model)
     assert ("PASSED" if out.returncode == 0 else "FAILED") in out.stdout
-    assert "Data Docs:" in out.stdout and (report / "summary.json").is_file()
+    assert "Data Docs:" in out.stdout and (report / "gate.json").is_file()
 
 
 def test_fit_sample_images(tmp_path, tiny_images):

@@ -160,6 +160,15 @@ def test_bad_conf_is_rejected_before_any_work(airflow_home):
     run, states = run_dag({"dataset": "digits", "generators": ["nope"], "workspace": str(ws)})
     assert str(run.state) == "failed" and states["configure"] == "failed"
     assert states["publish"] != "success" and not (ws / "data").exists()
+    outside = airflow_home / "outside"  # a dataset name must not reach out of the workspace
+    outside.mkdir()
+    (outside / "precious.txt").write_text("keep me")
+    before = sorted(p.name for p in airflow_home.iterdir())
+    run, states = run_dag({"dataset": "../outside", "workspace": str(ws)})
+    assert str(run.state) == "failed" and states["configure"] == "failed"
+    assert sorted(p.name for p in outside.iterdir()) == ["precious.txt"]
+    assert sorted(p.name for p in airflow_home.iterdir()) == before
+    assert not (ws / "data").exists() and not (ws / ".airflow").exists()
 
 
 def test_tiny_run_publishes_and_versions_breast_cancer(airflow_home):
@@ -214,8 +223,11 @@ def test_failing_gate_publishes_nothing(airflow_home):
     assert states["per_generator.validate[0]"] == "failed" and states["select"] == "failed"
     assert states["publish"] == states["evaluate"] == states["report"] == "upstream_failed"
     assert not (ws / "data/published").exists() and asset_events(run.run_id) == []
-    summary = json.loads((ws / "reports/digits/gates/vae/summary.json").read_text())
-    assert not summary["passed"] and any("AUC" in failure for failure in summary["failures"])
+    from augment.validate.verdict import GateReport
+
+    gate = GateReport.load(ws / "reports/digits/gates/vae")
+    assert not gate.passed and any("AUC" in failure for failure in gate.failures)
+    assert not gate.check("detection_auc").passed and gate.check("detection_auc").threshold == 0.0
 
 
 def free_port() -> int:

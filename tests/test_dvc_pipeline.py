@@ -9,14 +9,29 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pytest
 import yaml
 from conftest import tiny_pipeline, tool_env
+from test_dvc_deps import dvc_stages, import_closure, stage_module
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = tiny_pipeline({"iris": {"source": "builtin:iris", "target": "target"}}, ["vae", "gan"])
+# Family defaults as the repo's params.yaml spells them out.
+DEFAULTS = yaml.safe_load((ROOT / "params.yaml").read_text())["train"]
+
+
+def with_family_defaults(params: dict) -> dict:
+    """`params` with each family's full defaults under its tiny overrides, as in the repo's
+    params.yaml: `dvc exp run -S train.<family>.<key>=...` only sets keys that exist."""
+    train = params["train"]
+    for family in params["pipeline"]["generators"]:
+        train[family] = {**DEFAULTS[family], **train[family]}
+    return params
+
+
+TINY = with_family_defaults(
+    tiny_pipeline({"iris": {"source": "builtin:iris", "target": "target"}}, ["vae", "gan"]))
 
 
 def env(tmp: Path) -> dict:
@@ -152,17 +167,111 @@ def test_killed_stage_leaves_no_partial_output(repo):
     assert not target.exists()  # never half a model
 
 
+def exp_run(repo: Path, tmp: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return run(["dvc", "exp", "run", *args], repo, tmp, check=check)
+
+
+def experiment_params(repo: Path, tmp: Path, name: str) -> dict:
+    """params.yaml of experiment `name` (run or queued), as `dvc exp show` reports it."""
+    shown = json.loads(run(["dvc", "exp", "show", "--json"], repo, tmp).stdout)
+    for rev in shown:
+        for exp in rev.get("experiments") or []:
+            if exp["name"] == name:
+                return exp["revs"][0]["data"]["params"]["params.yaml"]["data"]
+    raise AssertionError(f"experiment {name!r} not in `dvc exp show`")
+
+
 def test_experiments_run_and_compare(repo):
+    """`dvc exp run -S` sets a family key that the tiny params do not override (it exists
+    only because params spell out every default), and the result lands in the workspace."""
     repo, tmp = repo
     params = yaml.safe_load((repo / "params.yaml").read_text())
     params["validate"]["max_detection_auc"] = 1.0
     params["train"]["vae"]["epochs"] = 2
+    params["train"]["diffusion"] = dict(DEFAULTS["diffusion"])  # train section only
     write_params(repo, params)
     run(["dvc", "repro"], repo, tmp)
     run(["git", "add", "-A"], repo, tmp)
     run(["git", "commit", "-qm", "baseline"], repo, tmp)
-    run(["dvc", "exp", "run", "-S", "sample.ratio=1.0", "-n", "ratio-one"], repo, tmp)
-    shown = run(["dvc", "exp", "show", "--json"], repo, tmp)
-    assert "ratio-one" in shown.stdout
+
+    # diffusion is not in the pipeline: queue an experiment (-S is applied and stored, no
+    # stage runs), read its params back, drop it. A key absent from params.yaml is refused
+    # ("not in struct"): what every key of an empty `train.<family>: {}` used to hit.
+    exp_run(repo, tmp, "--queue", "-S", "train.diffusion.guidance_scale=2.0",
+            "-S", "train.diffusion.ddim_steps=10", "-n", "diffusion-keys")
+    queued = experiment_params(repo, tmp, "diffusion-keys")["train"]["diffusion"]
+    assert queued["guidance_scale"] == 2.0 and queued["ddim_steps"] == 10  # null default too
+    run(["dvc", "queue", "remove", "diffusion-keys"], repo, tmp)
+    refused = exp_run(repo, tmp, "--queue", "-S", "train.diffusion.no_such_key=1", check=False)
+    assert refused.returncode != 0 and "not in struct" in refused.stdout + refused.stderr
+
+    exp_run(repo, tmp, "-S", "sample.ratio=1.0", "-S", "train.vae.lr=0.002",
+            "-S", "train.gan.critic_lr=0.0008", "-n", "ratio-one")
+    trained = experiment_params(repo, tmp, "ratio-one")["train"]
+    assert trained["vae"]["lr"] == 0.002 and trained["gan"]["critic_lr"] == 0.0008
+    # the experiment's result is in the workspace: params, models and published rows
+    applied = yaml.safe_load((repo / "params.yaml").read_text())["train"]
+    assert applied["vae"]["lr"] == 0.002 and applied["gan"]["critic_lr"] == 0.0008
+    assert applied["diffusion"] == DEFAULTS["diffusion"]  # the queued one was dropped
+    for family, key, value in (("vae", "lr", 0.002), ("gan", "critic_lr", 0.0008)):
+        saved = json.loads((repo / f"models/iris/{family}/config.json").read_text())
+        assert saved["config"][key] == value
     manifest = json.loads((repo / "data/published/iris/manifest.json").read_text())
-    assert manifest["rows"]["synthetic"] == 90  # the experiment's result is in the workspace
+    assert manifest["rows"]["synthetic"] == 90
+
+
+def test_gate_figures_are_dvc_metrics(repo):
+    """validate writes metrics/gates/<ds>/<gen>.json; dvc.yaml declares it a metric."""
+    repo, tmp = repo
+    run(["dvc", "repro"], repo, tmp)
+    assert (repo / "metrics/gates/iris/vae.json").is_file()
+    shown = json.loads(run(["dvc", "metrics", "show", "--json"], repo, tmp).stdout)
+    files = next(iter(shown.values()))["data"]
+    gate = files["metrics/gates/iris/vae.json"]["data"]
+    assert any("detection_auc" in key for key in gate), sorted(gate)
+
+
+def changed_stages(repo: Path, tmp: Path) -> set[str]:
+    out = run(["dvc", "status", "--json"], repo, tmp)
+    return {name.split(":")[-1] for name in json.loads(out.stdout or "{}")}
+
+
+# A touched module -> stages it must outdate and stages it must not (the intent of the
+# deps), on top of the exact set its import closure predicts.
+TRAIN = {"train@iris-vae", "train@iris-gan"}
+SAMPLE = {"sample@iris-vae", "sample@iris-gan"}
+VALIDATE = {"validate@iris-vae", "validate@iris-gan"}
+TOUCHES = [
+    ("augment/data/transformers.py", {"prepare@iris", *TRAIN, *SAMPLE}, set()),
+    ("augment/generators/vae.py", {*TRAIN, *SAMPLE}, set()),
+    ("augment/validate/metrics.py", VALIDATE, {"prepare@iris", *TRAIN, *SAMPLE}),
+    ("pipelines/train.py", TRAIN, {"prepare@iris", *SAMPLE, *VALIDATE}),
+    ("augment/report.py", {"report@iris"}, {"prepare@iris", *TRAIN, *SAMPLE, *VALIDATE,
+                                            "publish@iris", "evaluate@iris"}),
+    ("augment/templates/summary.html", {"report@iris"}, {*TRAIN, "evaluate@iris"}),
+]
+
+
+def test_code_change_outdates_the_stages_that_import_it(repo):
+    """Append a comment to a module in the DVC repo: `dvc status` lists exactly the stages
+    whose command imports it (statically, as tests/test_dvc_deps.py computes), no more."""
+    repo, tmp = repo
+    run(["dvc", "repro"], repo, tmp)
+    assert changed_stages(repo, tmp) == set()
+    names = run(["dvc", "stage", "list", "--name-only"], repo, tmp).stdout.split()
+    stages = dvc_stages(repo)
+    closures = {name: import_closure(stage_module(stage), repo) for name, stage in stages.items()}
+    for module, outdated, untouched in TOUCHES:
+        importers = {name for name, files in closures.items() if PurePosixPath(module) in files}
+        expected = {n for n in names if n.split("@")[0] in importers}
+        path = repo / module
+        original = path.read_text()
+        try:
+            path.write_text(original + "\n# touched by test_dvc_pipeline\n")
+            changed = changed_stages(repo, tmp)
+        finally:
+            path.write_text(original)
+        assert outdated <= changed, f"{module}: {sorted(outdated - changed)} not outdated"
+        assert not untouched & changed, f"{module}: {sorted(untouched & changed)} outdated"
+        assert changed == expected, f"{module}: outdated {sorted(changed)}, imported by {sorted(expected)}"
+    assert changed_stages(repo, tmp) == set()

@@ -10,6 +10,7 @@ import pytest
 
 from augment.data import load_dataset
 from augment.validate.gate import GateConfig, LabelledData, run_gate
+from augment.validate.verdict import GateReport
 
 
 def labelled_table(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
@@ -39,23 +40,28 @@ def counts(y) -> dict:
 
 def gate(real, syn: LabelledData, tmp_path, requested=None, **config):
     train, holdout = real
-    summary = run_gate(train, syn, holdout, requested or counts(syn.y), tmp_path / "report",
-                       GateConfig(**config), target="label")
-    return summary, " | ".join(summary["failures"])
+    report = run_gate(train, syn, holdout, requested or counts(syn.y), tmp_path / "report",
+                      GateConfig(**config), target="label")
+    return report, " | ".join(report.failures)
 
 
 def test_real_held_out_rows_pass_and_report_is_complete(real, tmp_path):
     X, y = labelled_table(400, seed=7)
     summary, text = gate(real, LabelledData(X, y), tmp_path)
-    assert summary["passed"], text
+    assert summary.passed, text
     report = tmp_path / "report"
     assert sorted(p.name for p in report.iterdir()) == [
-        "gx", "metrics.json", "suite.json", "summary.json", "validation.json"]
-    assert (report / "gx/uncommitted/data_docs/local_site/index.html").is_file()
-    assert summary["data_docs"].endswith("index.html")
-    metrics = json.loads((report / "metrics.json").read_text())
-    assert 0.3 < metrics["detection_auc"] < 0.7
-    assert metrics["privacy"]["exact_copy_share"] == 0
+        ".augment.json", "gate.json", "gx", "suite.json", "validation.json"]
+    assert summary.data_docs_path == report / "gx/uncommitted/data_docs/local_site/index.html"
+    assert summary.data_docs_path.is_file()
+    assert summary == GateReport.load(report)
+    assert [c.name for c in summary.checks] == ["expectations", "exact_copy_share", "duplicate_excess",
+                                                "dcr_ratio", "detection_auc", "utility"]
+    auc = summary.check("detection_auc")
+    assert auc.passed and auc.threshold == 0.95 and auc.observed == summary.metric("detection_auc")
+    assert 0.3 < summary.metric("detection_auc") < 0.7
+    assert summary.metric("privacy", "exact_copy_share") == 0
+    assert summary.config["utility_tolerance"] == 0.02 and summary.holdout == "validation split"
     suite = json.loads((report / "suite.json").read_text())
     assert {"rows", "class_counts"} <= set(suite)
     results = json.loads((report / "validation.json").read_text())
@@ -90,7 +96,7 @@ def test_gate_names_the_reason(real, tmp_path, case, message):
     elif case == "shifted":
         X["income"] = X["income"] * 3
     summary, text = gate(real, LabelledData(X, y), tmp_path)
-    assert not summary["passed"]
+    assert not summary.passed
     assert message in text
     if case in ("unseen_category", "out_of_range", "nan_where_none", "shifted"):
         column = {"unseen_category": "colour", "out_of_range": "age", "nan_where_none": "income",
@@ -103,14 +109,14 @@ def test_wrong_class_counts_fail(real, tmp_path):
     requested = counts(y)
     requested["yes"] += 5
     summary, text = gate(real, LabelledData(X, y), tmp_path, requested=requested)
-    assert not summary["passed"] and "expect_column_pair_values_to_be_equal (class_counts)" in text
+    assert not summary.passed and "expect_column_pair_values_to_be_equal (class_counts)" in text
 
 
 def test_copies_of_training_rows_fail(real, tmp_path):
     train, _ = real
     summary, text = gate(real, LabelledData(train.X.iloc[:300].reset_index(drop=True),
                                             train.y[:300]), tmp_path)
-    assert not summary["passed"] and "exact copies of training rows" in text
+    assert not summary.passed and "exact copies of training rows" in text
 
 
 def test_one_row_repeated_fails_as_collapse(real, tmp_path):
@@ -118,14 +124,14 @@ def test_one_row_repeated_fails_as_collapse(real, tmp_path):
     X = pd.concat([X.iloc[[3]]] * len(X), ignore_index=True)
     y = np.array([y[3]] * len(y), dtype=object)
     summary, text = gate(real, LabelledData(X, y), tmp_path)
-    assert not summary["passed"] and "mode collapse" in text
+    assert not summary.passed and "mode collapse" in text
 
 
 def test_utility_drop_fails(real, tmp_path):
     X, y = _variant()
     flipped = np.where(y == "yes", "no", "yes").astype(object)  # labels that mislead
     summary, text = gate(real, LabelledData(X, flipped), tmp_path)
-    assert not summary["passed"] and "augmenting lowers validation macro-F1" in text
+    assert not summary.passed and "augmenting lowers validation macro-F1" in text
 
 
 def test_images_pass_real_and_fail_out_of_range(tmp_path):
@@ -134,12 +140,12 @@ def test_images_pass_real_and_fail_out_of_range(tmp_path):
     holdout = LabelledData(ds.X[900:1300], ds.y[900:1300])
     syn = LabelledData(ds.X[1300:], ds.y[1300:])
     summary = run_gate(train, syn, holdout, counts(syn.y), tmp_path / "ok")
-    assert summary["passed"], summary["failures"]
+    assert summary.passed, summary.failures
     bad = syn.X.copy()
     bad[:30] = 40  # brighter than any real pixel
     summary = run_gate(train, LabelledData(bad, syn.y), holdout, counts(syn.y), tmp_path / "bad")
-    assert not summary["passed"]
-    assert "expect_column_values_to_be_between" in " ".join(summary["failures"])
+    assert not summary.passed
+    assert "expect_column_values_to_be_between" in " ".join(summary.failures)
 
 
 def test_mismatched_inputs_are_clear_errors(real, tmp_path):

@@ -6,7 +6,12 @@ sample quality is measured in bench/, not here.
 
 from __future__ import annotations
 
+import io
 import json
+import logging
+import re
+import sys
+import types
 
 import numpy as np
 import pandas as pd
@@ -16,6 +21,8 @@ import torch
 from augment.data import infer_schema
 from augment.errors import ConfigError, DataError, ModelError
 from augment.generators import available_generators, get_generator, load_generator
+from augment.generators.base import show_progress
+from augment.io import MARKER
 
 TINY: dict[str, dict] = {
     "vae": {"epochs": 2, "min_steps": 0, "batch_size": 16},
@@ -97,8 +104,8 @@ def test_save_load_gives_identical_samples(name, data, tmp_path):
     _, X, y = data
     gen = get_generator(name, **tiny(name)).fit(X, y)
     gen.save(tmp_path / "model")
-    assert sorted(p.name for p in (tmp_path / "model").iterdir()) == [
-        "config.json", "curve.json", "weights.safetensors"]
+    assert sorted(p.name for p in (tmp_path / "model").iterdir()) == sorted([
+        MARKER, "config.json", "curve.json", "weights.safetensors"])
     loaded = load_generator(tmp_path / "model")
     counts = counts_for(y)
     xa, ya = gen.sample(counts, seed=2)
@@ -213,3 +220,29 @@ def test_zero_rows_asked_gives_empty_typed_output(name, data):
         assert dict(X_syn.dtypes) == dict(X.dtypes)
     else:
         assert X_syn.shape == (0, *X.shape[1:]) and X_syn.dtype == X.dtype
+
+
+def test_fit_without_a_bar_logs_a_few_epoch_lines(tiny_images, caplog):
+    X, y = tiny_images  # 60 images at batch size 16: 3 steps per epoch
+    with caplog.at_level(logging.INFO, logger="augment"):
+        get_generator("vae", **tiny("vae", epochs=21)).fit(X, y)
+    lines = [r.getMessage() for r in caplog.records if r.name.startswith("augment.")]
+    assert re.fullmatch(r"fit vae: 60 rows, 3 classes, 21 epochs, device \S+", lines[0])
+    assert re.fullmatch(r"fit vae: done in \d+\.\d s", lines[-1])
+    epochs = lines[1:-1]
+    assert [line.split(":")[0] for line in epochs] == [
+        f"fit vae epoch {e}/21" for e in [*range(2, 21, 2), 21]]  # every 2nd, and the last
+    assert all(re.search(r": loss \S+, recon \S+, kl \S+", line) for line in epochs)
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="augment"):
+        get_generator("vae", **tiny("vae", progress="always")).fit(X, y)
+    assert not [r for r in caplog.records if " epoch " in r.getMessage()]  # the bar has them
+
+
+def test_progress_auto_draws_on_a_terminal_or_in_jupyter(monkeypatch):
+    monkeypatch.delitem(sys.modules, "ipykernel", raising=False)
+    monkeypatch.setattr(sys, "stderr", io.StringIO())  # not a tty
+    assert not show_progress("auto")
+    assert show_progress("always") and not show_progress("never")
+    monkeypatch.setitem(sys.modules, "ipykernel", types.ModuleType("ipykernel"))
+    assert show_progress("auto") and not show_progress("never")

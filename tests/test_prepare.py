@@ -17,12 +17,12 @@ def write_params(tmp_path, datasets):
 
 
 def test_prepare_writes_splits_schema_and_info(tmp_path, mixed_csv):
-    params = write_params(tmp_path, {
+    write_params(tmp_path, {
         "mixed": {"source": str(mixed_csv), "target": "label"},
         "digits": {"source": "builtin:digits", "thin": {"classes": [5, 6], "keep": 0.1}},
     })
-    out = tmp_path / "prepared"
-    assert stage.main(["--params", str(params), "--out", str(out)]) == 0
+    out = tmp_path / "data" / "prepared"
+    assert stage.main(["--workspace", str(tmp_path)]) == 0
     info = json.loads((out / "mixed" / "info.json").read_text())
     assert info["modality"] == "table" and len(info["fingerprint"]) == 64
     train = read_split(out / "mixed" / "train.parquet")
@@ -31,13 +31,14 @@ def test_prepare_writes_splits_schema_and_info(tmp_path, mixed_csv):
     counts = digits.class_counts()
     assert counts[5] < counts[0] / 5
     assert sorted(p.name for p in out.iterdir()) == ["digits", "mixed"]  # no temp leftovers
+    assert stage.main(["--workspace", str(tmp_path), "--dataset", "mixed"]) == 0  # ours: replaced
 
 
 def test_failure_leaves_no_partial_output(tmp_path, capsys):
     params = write_params(tmp_path, {"bad": {"source": "builtin:iris", "target": "target",
                                              "thin": {"classes": ["nope"], "keep": 0.1}}})
-    out = tmp_path / "prepared"
-    assert stage.main(["--params", str(params), "--out", str(out)]) == 2
+    out = tmp_path / "data" / "prepared"
+    assert stage.main(["--workspace", str(tmp_path), "--params", str(params)]) == 2
     assert "unknown classes ['nope']" in capsys.readouterr().err
     assert not out.exists() or list(out.iterdir()) == []
 
@@ -49,10 +50,20 @@ def test_bad_key_in_a_later_section_fails_before_any_work(tmp_path, capsys):
         "datasets": {"iris": {"source": "builtin:iris", "target": "target"}},
         "sample": {"policy": "balance", "ratio": 2.0},
     }))
-    out = tmp_path / "prepared"
-    assert stage.main(["--params", str(path), "--out", str(out)]) == 2
+    out = tmp_path / "data"
+    assert stage.main(["--workspace", str(tmp_path)]) == 2
     assert "sample: for the balance policy, ratio is the share" in capsys.readouterr().err
     path.write_text(path.read_text().replace("ratio: 2.0", "ratio: 0.5") + "train: {vae: {epochz: 1}}\n")
-    assert stage.main(["--params", str(path), "--out", str(out)]) == 2
+    assert stage.main(["--workspace", str(tmp_path)]) == 2
     assert "unknown parameter vae.epochz" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_prepared_folder_of_other_files_is_not_replaced(tmp_path, capsys):
+    write_params(tmp_path, {"iris": {"source": "builtin:iris", "target": "target"}})
+    folder = tmp_path / "data" / "prepared" / "iris"
+    folder.mkdir(parents=True)
+    (folder / "mine.csv").write_text("a\n1\n")
+    assert stage.main(["--workspace", str(tmp_path)]) == 2
+    assert "files augment did not write" in capsys.readouterr().err
+    assert sorted(p.name for p in folder.iterdir()) == ["mine.csv"]

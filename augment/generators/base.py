@@ -19,21 +19,31 @@ per-class sampling, decoding, and the on-disk format. A family subclass supplies
 - `_generate(labels, rng)`: model-space samples [N, D] or [N, C, H, W] for the given
   class indices.
 
+Optionally `_resolve(info)` (the values of Config fields whose default depends on the
+data, e.g. a guidance scale per modality) and `_end_epoch(epoch)` (extra curve figures).
+
 Determinism without touching the caller's RNGs: torch's global RNG is forked
-(`torch.random.fork_rng`) and seeded inside `fit` and `sample`, so network init,
-dropout and noise follow `seed` and the caller's RNG state is restored afterwards.
+(`torch.random.fork_rng`) and seeded inside `fit` and `sample`, so network init and
+noise follow `seed` and the caller's RNG state is restored afterwards.
+
+A saved model holds every hyperparameter (the whole Config, plus the data-dependent
+values resolved at fit time), not only the ones the user set, so it samples the same
+after a default in the code changes. `fit` logs to the "augment.generators" logger: a
+line at start and end, and (when no progress bar is drawn) at most `MAX_LOG_LINES` epoch
+summaries.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
+import logging
+import math
 import sys
-import tempfile
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -45,11 +55,21 @@ from torch import nn
 from augment.config import from_dict
 from augment.data.schema import TableSchema, to_python
 from augment.data.transformers import ImageTransformer, Span, TableTransformer
-from augment.errors import ConfigError, DataError, ModelError
+from augment.errors import AugmentError, ConfigError, DataError, ModelError
+from augment.workspace import CHECKPOINT_FILE, CURVE_FILE, MODEL_CONFIG_FILE, WEIGHTS_FILE
 
 FORMAT = "augment-generator"
-FORMAT_VERSION = 1
+# 2: config.json holds the full resolved config ("config", "resolved"); 1 held only the
+# user's overrides ("params"), so a changed default changed what an old model sampled.
+FORMAT_VERSION = 2
 SAMPLE_BLOCK = 1024  # rows per noise block; fixed so that shards reproduce the whole
+MAX_LOG_LINES = 20  # epoch summaries logged per fit when no progress bar is drawn
+# Config fields that say how to run a fit, not what to learn: a checkpoint may be resumed
+# with other values of these.
+RUN_OPTIONS = frozenset({"device", "checkpoint_every", "progress"})
+FIT_FACTS = ("augment_version", "torch_version", "fit_device", "fitted_at", "fit_seconds")
+
+log = logging.getLogger("augment.generators")
 
 
 @dataclass(frozen=True)
@@ -90,8 +110,36 @@ class DataInfo:
     image_shape: tuple[int, int, int] = (0, 0, 0)
 
 
+def show_progress(progress: str) -> bool:
+    """Whether `fit` draws a progress bar for the `progress` option.
+
+    "auto" draws it on a terminal and in a Jupyter kernel, whose stderr is no tty but
+    shows tqdm.auto's widget.
+    """
+    if progress != "auto":
+        return progress == "always"
+    isatty = getattr(sys.stderr, "isatty", None)
+    return bool(isatty and isatty()) or "ipykernel" in sys.modules
+
+
+def _augment_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("augment")
+    except PackageNotFoundError:
+        return "unknown"
+
+
 class Generator(ABC):
-    """Base class; see the module docstring for the contract."""
+    """Base class; see the module docstring for the contract.
+
+    Attributes:
+        params: the hyperparameters as given (the overrides only).
+        config: every hyperparameter, defaults filled in (`Config`).
+        resolved_: after fit or load, the values fit derived from config and data
+            ({"min_steps", "epochs", ...family values from `_resolve`}).
+    """
 
     name: ClassVar[str] = "base"
     TABLE_MIN_STEPS: ClassVar[int] = 0  # default min_steps on tables
@@ -115,6 +163,14 @@ class Generator(ABC):
     def _generate(self, labels: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
         """Model-space samples [N, D] or [N, C, H, W] for class indices `labels` [N]."""
 
+    def _resolve(self, info: DataInfo) -> dict[str, Any]:
+        """Values of Config fields whose default depends on the data, as this fit uses them.
+
+        Called before `_build` in fit; a loaded model gets them from its config.json
+        instead, so a later change of the rule does not change the saved model.
+        """
+        return {}
+
     def _end_epoch(self, epoch: int) -> dict[str, float]:
         """Extra per-epoch figures for the training curve (e.g. a diversity score)."""
         return {}
@@ -134,11 +190,18 @@ class Generator(ABC):
         """Train on features `X` and labels `y` [N].
 
         With `checkpoint_dir`, state is saved there every `checkpoint_every` epochs and a
-        later call with the same directory, data and params resumes from it. `schema`
-        (tables) carries declared column kinds; it is inferred from `X` when absent.
+        later call with the same directory, data and hyperparameters (run options such
+        as `progress` aside) resumes from it. `schema` (tables) carries declared column
+        kinds; it is inferred from `X` when absent.
         """
+        started = time.perf_counter()
         data, labels = self._prepare(X, y, schema)
-        ckpt = Path(checkpoint_dir) / "checkpoint.pt" if checkpoint_dir else None
+        self.fit_info_: dict[str, Any] = {
+            "augment_version": _augment_version(), "torch_version": torch.__version__,
+            "fit_device": str(self.device), "fitted_at": None, "fit_seconds": None}
+        log.info("fit %s: %d rows, %d classes, %d epochs, device %s", self.name, len(data),
+                 self.info_.n_classes, self.epochs_, self.device)
+        ckpt = Path(checkpoint_dir) / CHECKPOINT_FILE if checkpoint_dir else None
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.config.seed)
             self._build(self.info_)
@@ -150,11 +213,15 @@ class Generator(ABC):
             self._train(data, labels, rng, start, ckpt)
         for module in self.modules_.values():
             module.eval()
+        seconds = time.perf_counter() - started
+        self.fit_info_["fitted_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+        self.fit_info_["fit_seconds"] = round(seconds, 3)
+        log.info("fit %s: done in %.1f s", self.name, seconds)
         return self
 
     def _prepare(self, X: Any, y: Any, schema: TableSchema | None = None
                  ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Check inputs, fit the transformer, encode labels. Sets info_/classes_."""
+        """Check inputs, fit the transformer, encode labels. Sets info_/classes_/resolved_."""
         y = np.asarray(y)
         if y.ndim != 1:
             raise DataError(f"labels must be one-dimensional, got shape {y.shape}")
@@ -186,14 +253,20 @@ class Generator(ABC):
                                   image_shape=self.transformer_.tensor_shape)
         else:
             raise DataError(f"X must be a DataFrame or an image ndarray, got {type(X).__name__}")
+        self.resolved_ = {**self._schedule(len(y)), **self._resolve(self.info_)}
+        self.epochs_ = self.resolved_["epochs"]
+        return torch.from_numpy(encoded), torch.from_numpy(index.astype(np.int64))
+
+    def _schedule(self, rows: int) -> dict[str, int]:
+        """{"min_steps": as used, "epochs": to train} for `rows` training rows."""
         min_steps = self.config.min_steps
         if min_steps is None:
             min_steps = self.TABLE_MIN_STEPS if self.info_.modality == "table" else 0
         if self.config.batch_size < 1 or self.config.epochs < 0 or min_steps < 0:
             raise ConfigError("batch_size must be >= 1, epochs and min_steps >= 0")
-        steps_per_epoch = len(y) // min(self.config.batch_size, len(y))
-        self.epochs_ = max(self.config.epochs, -(-min_steps // steps_per_epoch))
-        return torch.from_numpy(encoded), torch.from_numpy(index.astype(np.int64))
+        steps_per_epoch = rows // min(self.config.batch_size, rows)
+        return {"min_steps": min_steps,
+                "epochs": max(self.config.epochs, -(-min_steps // steps_per_epoch))}
 
     def _train(self, data: torch.Tensor, labels: torch.Tensor, rng: torch.Generator,
                start: int, ckpt: Path | None) -> None:
@@ -201,35 +274,53 @@ class Generator(ABC):
 
         n = len(data)
         batch = min(self.config.batch_size, n)
-        show = {"always": True, "never": False}.get(self.config.progress, sys.stderr.isatty())
+        show = show_progress(self.config.progress)
         bar = tqdm(range(start, self.epochs_), desc=f"fit {self.name}", disable=not show,
                    initial=start, total=self.epochs_)
+        # Without a bar, log every k-th epoch and the last: at most MAX_LOG_LINES lines.
+        every = max(1, math.ceil((self.epochs_ - start) / MAX_LOG_LINES))
         for module in self.modules_.values():
             module.train()
         for epoch in bar:
-            order = torch.randperm(n, generator=rng)
-            totals: dict[str, float] = {}
-            steps = 0
-            for begin in range(0, n - batch + 1, batch):  # drop the ragged last batch
-                idx = order[begin : begin + batch]
-                losses = self._train_step(data[idx].to(self.device), labels[idx].to(self.device),
-                                          rng)
-                for key, value in losses.items():
-                    totals[key] = totals.get(key, 0.0) + float(value)
-                steps += 1
-            row = {"epoch": epoch + 1, **{k: v / max(steps, 1) for k, v in totals.items()}}
-            row.update(self._end_epoch(epoch))
+            row = self._epoch(data, labels, rng, batch, epoch)
             self.curve_.append(row)
-            bar.set_postfix({k: f"{v:.3g}" for k, v in row.items() if k != "epoch"})
+            figures = {k: f"{v:.3g}" for k, v in row.items() if k != "epoch"}
+            bar.set_postfix(figures)
             last = epoch + 1 == self.epochs_
+            if not show and ((epoch + 1 - start) % every == 0 or last):
+                log.info("fit %s epoch %d/%d: %s", self.name, epoch + 1, self.epochs_,
+                         ", ".join(f"{k} {v}" for k, v in figures.items()))
             if ckpt and ((epoch + 1) % self.config.checkpoint_every == 0 or last):
                 self._checkpoint(ckpt, epoch + 1, rng)
 
+    def _epoch(self, data: torch.Tensor, labels: torch.Tensor, rng: torch.Generator,
+               batch: int, epoch: int) -> dict[str, float]:
+        """One pass over shuffled `data`; the curve row {"epoch", mean losses, extras}."""
+        order = torch.randperm(len(data), generator=rng)
+        totals: dict[str, float] = {}
+        steps = 0
+        for begin in range(0, len(data) - batch + 1, batch):  # drop the ragged last batch
+            idx = order[begin : begin + batch]
+            losses = self._train_step(data[idx].to(self.device), labels[idx].to(self.device), rng)
+            for key, value in losses.items():
+                totals[key] = totals.get(key, 0.0) + float(value)
+            steps += 1
+        row = {"epoch": epoch + 1, **{k: v / max(steps, 1) for k, v in totals.items()}}
+        row.update(self._end_epoch(epoch))
+        return row
+
     # ---- checkpoints ----------------------------------------------------------------
+    def _hyper_key(self) -> str:
+        """The effective hyperparameters as JSON: the config but its run options, and the
+        values resolved for this data. A checkpoint resumes only under the same key."""
+        config = {k: v for k, v in asdict(self.config).items() if k not in RUN_OPTIONS}
+        return json.dumps({"config": config, "resolved": self.resolved_}, sort_keys=True,
+                          default=to_python)
+
     def _checkpoint(self, path: Path, epoch: int, rng: torch.Generator) -> None:
         state = {
             "epoch": epoch,
-            "params": json.dumps(self.params, sort_keys=True),
+            "hyperparameters": self._hyper_key(),
             "fingerprint": self._data_key(),
             "curve": json.dumps(self.curve_),
             "rng": rng.get_state(),
@@ -237,10 +328,10 @@ class Generator(ABC):
             "modules": {k: m.state_dict() for k, m in self.modules_.items()},
             "optimizers": {k: o.state_dict() for k, o in self.optimizers_.items()},
         }
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        torch.save(state, tmp)
-        os.replace(tmp, path)
+        from augment.io import atomic_file
+
+        with atomic_file(path) as tmp:  # a kill leaves the previous checkpoint whole
+            torch.save(state, tmp)
 
     def _resume(self, path: Path, rng: torch.Generator) -> int:
         if not path.exists():
@@ -249,8 +340,8 @@ class Generator(ABC):
             state = torch.load(path, map_location=self.device, weights_only=True)
         except Exception as err:
             raise ModelError(f"cannot read checkpoint {path}: {err}") from err
-        if state.get("params") != json.dumps(self.params, sort_keys=True) or state.get(
-            "fingerprint") != self._data_key():
+        if (state.get("hyperparameters") != self._hyper_key()
+                or state.get("fingerprint") != self._data_key()):
             raise ModelError(
                 f"checkpoint {path} was written for other data or params; "
                 "remove it or use another directory"
@@ -262,10 +353,11 @@ class Generator(ABC):
         rng.set_state(state["rng"])
         torch.set_rng_state(state["torch_rng"])
         self.curve_ = json.loads(state["curve"])
+        log.info("fit %s: resumed from %s at epoch %d", self.name, path, state["epoch"])
         return int(state["epoch"])
 
     def _data_key(self) -> str:
-        config, arrays = self.transformer_.get_state()
+        config, _ = self.transformer_.get_state()
         return json.dumps([config, self.classes_, list(self.info_.class_counts)], sort_keys=True,
                           default=str)
 
@@ -336,23 +428,31 @@ class Generator(ABC):
         return (self.info_.dim,) if self.info_.modality == "table" else self.info_.image_shape
 
     # ---- persistence ----------------------------------------------------------------
-    def save(self, path: str | Path) -> Path:
+    def save(self, path: str | Path, force: bool = False) -> Path:
         """Write config.json + weights.safetensors + curve.json into folder `path`.
 
-        The folder is written beside its destination and renamed into place, so an
-        interrupted save leaves the previous model (or none), never half of one.
+        config.json holds the whole resolved config, so `load_generator` rebuilds the
+        model as it was fitted whatever the code's defaults are by then; "params" (the
+        overrides as given) is kept for people reading the file. The folder is written
+        with `augment.io.atomic_dir`: an interrupted save leaves the previous model (or
+        none), never half of one, and a folder augment did not write is replaced only
+        with `force` (`OutputExistsError` otherwise).
         """
         from safetensors.torch import save_file
 
+        from augment.io import atomic_dir
+
         self._check_fitted()
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         t_config, t_arrays = self.transformer_.get_state()
+        facts = getattr(self, "fit_info_", {})
         config = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
             "family": self.name,
+            "config": asdict(self.config),
+            "resolved": self.resolved_,
             "params": self.params,
+            **{key: facts.get(key) for key in FIT_FACTS},
             "classes": self.classes_,
             "label_dtype": self.label_dtype_,
             "target": self.target_,
@@ -364,26 +464,19 @@ class Generator(ABC):
         for key, module in self.modules_.items():
             for name, value in module.state_dict().items():
                 tensors[f"{key}.{name}"] = value.detach().cpu().contiguous()
-        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-        try:
-            (tmp / "config.json").write_text(json.dumps(config, indent=2, default=to_python))
-            (tmp / "curve.json").write_text(json.dumps(self.curve_, indent=1))
-            save_file(tensors, str(tmp / "weights.safetensors"))
-            if path.exists():
-                old = path.with_name(f".{path.name}.old")
-                shutil.rmtree(old, ignore_errors=True)
-                os.replace(path, old)
-                os.replace(tmp, path)
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                os.replace(tmp, path)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-        return path
+        with atomic_dir(path, "model", force=force) as tmp:
+            (tmp / MODEL_CONFIG_FILE).write_text(json.dumps(config, indent=2, default=to_python))
+            (tmp / CURVE_FILE).write_text(json.dumps(self.curve_, indent=1))
+            save_file(tensors, str(tmp / WEIGHTS_FILE))
+        return Path(path)
 
     @classmethod
     def _from_saved(cls, config: dict, tensors: dict[str, torch.Tensor], curve: list) -> Generator:
-        self = cls(**config["params"])
+        self = cls(**config["config"])  # every field given: today's defaults play no part
+        self.params = dict(config["params"])
+        self.resolved_ = dict(config["resolved"])
+        self.epochs_ = self.resolved_["epochs"]
+        self.fit_info_ = {key: config.get(key) for key in FIT_FACTS}
         info = dict(config["info"])
         info["spans"] = tuple(Span(**s) for s in info["spans"])
         info["class_counts"] = tuple(info["class_counts"])
@@ -415,10 +508,10 @@ def load_generator(path: str | Path) -> Generator:
     from augment.generators.registry import generator_class
 
     path = Path(path)
-    config_file, weights_file = path / "config.json", path / "weights.safetensors"
+    config_file, weights_file = path / MODEL_CONFIG_FILE, path / WEIGHTS_FILE
     if not config_file.is_file() or not weights_file.is_file():
-        raise ModelError(f"{path} is not a saved generator (needs config.json and "
-                         "weights.safetensors)")
+        raise ModelError(f"{path} is not a saved generator (needs {MODEL_CONFIG_FILE} and "
+                         f"{WEIGHTS_FILE})")
     try:
         config = json.loads(config_file.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
@@ -426,17 +519,19 @@ def load_generator(path: str | Path) -> Generator:
     if not isinstance(config, dict) or config.get("format") != FORMAT:
         raise ModelError(f"{config_file} is not an augment generator config")
     if config.get("format_version") != FORMAT_VERSION:
+        hint = ("; it stored only the overridden hyperparameters, so fit it again"
+                if config.get("format_version") == 1 else "")
         raise ModelError(f"{path} has format version {config.get('format_version')}; "
-                         f"this version reads {FORMAT_VERSION}")
+                         f"this version reads {FORMAT_VERSION}{hint}")
     try:
         tensors = load_file(str(weights_file))
     except (SafetensorError, OSError, ValueError) as err:
         raise ModelError(f"{weights_file} is corrupt: {err}") from err
-    curve_file = path / "curve.json"
+    curve_file = path / CURVE_FILE
     curve = json.loads(curve_file.read_text()) if curve_file.is_file() else []
     try:
         return generator_class(config["family"])._from_saved(config, tensors, curve)
-    except (KeyError, RuntimeError, TypeError) as err:
+    except (KeyError, RuntimeError, TypeError, AugmentError) as err:
         raise ModelError(f"{path} does not match its config: {err}") from err
 
 

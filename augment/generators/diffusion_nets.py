@@ -17,14 +17,15 @@ from augment.generators.networks import ConditionalMLP, LabelEmbedding, Sinusoid
 
 
 class Conditioning(nn.Module):
-    """(t [B], labels [B]) -> condition [B, dim]: MLP(sinusoid(t)) + class embedding."""
+    """(t [B], labels [B] in 0..n_classes, n_classes = null) -> condition [B, dim]:
+    MLP(sinusoid(t)) + class embedding."""
 
     def __init__(self, n_classes: int, dim: int) -> None:
         super().__init__()
         self.time = nn.Sequential(
             SinusoidalEmbedding(dim), nn.Linear(dim, dim), nn.SiLU(), nn.Linear(dim, dim)
         )
-        self.label = LabelEmbedding(n_classes, dim)
+        self.label = LabelEmbedding(n_classes, dim, null_class=True)
 
     def forward(self, t: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         return self.time(t) + self.label(labels)
@@ -33,8 +34,8 @@ class Conditioning(nn.Module):
 class TableDenoiser(nn.Module):
     """Residual FiLM MLP: x_t [B, D], t [B], labels [B] -> noise [B, D]."""
 
-    def __init__(self, dim: int, n_classes: int, width: int = 256, depth: int = 3,
-                 emb_dim: int = 128) -> None:
+    def __init__(self, dim: int, n_classes: int, *, width: int, depth: int, emb_dim: int
+                 ) -> None:
         super().__init__()
         self.cond = Conditioning(n_classes, emb_dim)
         self.mlp = ConditionalMLP(dim, dim, emb_dim, width=width, depth=depth)
@@ -78,8 +79,8 @@ class UNet(nn.Module):
     become 2x2 at the bottom).
     """
 
-    def __init__(self, in_channels: int, n_classes: int, channels: int = 32,
-                 emb_dim: int = 128) -> None:
+    def __init__(self, in_channels: int, n_classes: int, *, channels: int, emb_dim: int
+                 ) -> None:
         super().__init__()
         c = channels
         self.cond = Conditioning(n_classes, emb_dim)

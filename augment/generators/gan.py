@@ -1,14 +1,14 @@
 """Conditional GAN generator ("gan") for tables and small images.
 
-Objective: hinge loss with a spectrally normalised critic (Miyato et al. 2018,
-https://arxiv.org/abs/1802.05957) by default; WGAN-GP (Gulrajani et al. 2017,
-https://arxiv.org/abs/1704.00028) is available as `loss="wgan-gp"`. Labels enter the
+Objective: WGAN-GP (Gulrajani et al. 2017, https://arxiv.org/abs/1704.00028) by
+default; `loss="hinge"` trains a hinge loss with a spectrally normalised critic
+(Miyato et al. 2018, https://arxiv.org/abs/1802.05957) instead. Labels enter the
 generator as an embedding (input + FiLM) and the critic through a projection head
 (Miyato & Koyama 2018, https://arxiv.org/abs/1802.05637). Against mode collapse the
 critic sees a minibatch-std feature (Karras et al. 2018, https://arxiv.org/abs/1710.10196);
 samples come from an exponential moving average of the generator weights (Yazici et
-al. 2019, https://arxiv.org/abs/1806.04498). A per-class diversity ratio is logged
-every epoch so that collapse shows in the training curve.
+al. 2019, https://arxiv.org/abs/1806.04498). A per-class diversity ratio is recorded
+in the training curve every epoch, so that collapse shows there.
 
 Tables: softmax spans of the generator output go through a Gumbel-softmax (as in
 CTGAN, Xu et al. 2019, https://arxiv.org/abs/1907.00503) before the critic, which is
@@ -27,7 +27,7 @@ from torch import nn
 from augment.data.transformers import Span
 from augment.generators.base import BaseConfig, DataInfo, Generator, module_parameters
 from augment.generators.gan_nets import ImageCritic, ImageGenerator, TableCritic, TableGenerator
-from augment.generators.networks import EMA, activate_spans
+from augment.generators.networks import EMA, activate_spans, gumbel_noise
 
 
 # ---- the process: losses ----------------------------------------------------------------
@@ -65,8 +65,7 @@ def gumbel_logits(raw: torch.Tensor, spans: Sequence[Span], tau: float, rng: tor
     A softmax over each span of the result is a Gumbel-softmax sample (Jang et al. 2017,
     https://arxiv.org/abs/1611.01144). Noise is drawn with `rng` on the CPU for determinism.
     """
-    u = torch.rand(raw.shape, generator=rng).clamp_min(1e-10).to(raw.device)
-    gumbel = -torch.log(-torch.log(u))  # u < 1, so -log(u) > 0
+    gumbel = gumbel_noise(raw.shape, rng, raw.device)
     is_softmax = torch.zeros(raw.shape[1], dtype=torch.bool, device=raw.device)
     for span in spans:
         if span.kind == "softmax":
@@ -148,13 +147,12 @@ class GANGenerator(Generator):
 
     def _fake(self, net: nn.Module, labels: torch.Tensor, rng: torch.Generator,
               hard: bool) -> torch.Tensor:
-        """Generated rows [B, D] (softmax spans activated) or images [B, C, H, W]."""
+        """Generated rows [B, D] (softmax spans a Gumbel-softmax draw, one-hot when `hard`)
+        or images [B, C, H, W]."""
         z = torch.randn(len(labels), self.config.latent_dim, generator=rng).to(labels.device)
         raw = net(z, labels)
         if self.info_.modality == "image":
             return raw
-        # The Gumbel noise is added here, not through activate_spans(tau=...), whose noise
-        # formula gives NaN (see gumbel_logits).
         logits = gumbel_logits(raw, self.info_.spans, self.config.gumbel_tau, rng)
         return activate_spans(logits, self.info_.spans, hard=hard)
 

@@ -18,23 +18,19 @@ from augment.data.transformers import Span
 
 
 class LabelEmbedding(nn.Module):
-    """Class index -> vector, with an extra learned "null" class at index n_classes.
+    """Class index -> vector; with `null_class`, one more learned class at index n_classes.
 
     The null class is what classifier-free guidance drops labels to (Ho & Salimans,
-    2022, https://arxiv.org/abs/2207.12598).
+    2022, https://arxiv.org/abs/2207.12598); only the diffusion family needs it.
     """
 
-    def __init__(self, n_classes: int, dim: int) -> None:
+    def __init__(self, n_classes: int, dim: int, null_class: bool = False) -> None:
         super().__init__()
-        self.n_classes = n_classes
-        self.table = nn.Embedding(n_classes + 1, dim)
+        self.table = nn.Embedding(n_classes + int(null_class), dim)
 
     def forward(self, labels: torch.Tensor) -> torch.Tensor:
-        """labels [B] int64 in 0..n_classes (n_classes = null) -> [B, dim]."""
+        """labels [B] int64 in 0..n_classes-1 (or n_classes, the null class) -> [B, dim]."""
         return self.table(labels)
-
-    def null(self, batch: int, device: torch.device) -> torch.Tensor:
-        return torch.full((batch,), self.n_classes, dtype=torch.long, device=device)
 
 
 class SinusoidalEmbedding(nn.Module):
@@ -58,13 +54,11 @@ class SinusoidalEmbedding(nn.Module):
 class ResidualBlock(nn.Module):
     """x + MLP(norm(x) conditioned by FiLM on `cond`): the table networks' unit."""
 
-    def __init__(self, width: int, cond_dim: int, dropout: float = 0.0) -> None:
+    def __init__(self, width: int, cond_dim: int) -> None:
         super().__init__()
         self.norm = nn.LayerNorm(width)
         self.film = nn.Linear(cond_dim, 2 * width)
-        self.body = nn.Sequential(
-            nn.Linear(width, width), nn.SiLU(), nn.Dropout(dropout), nn.Linear(width, width)
-        )
+        self.body = nn.Sequential(nn.Linear(width, width), nn.SiLU(), nn.Linear(width, width))
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         scale, shift = self.film(cond).chunk(2, dim=-1)
@@ -74,11 +68,11 @@ class ResidualBlock(nn.Module):
 class ConditionalMLP(nn.Module):
     """[B, in_dim] + condition [B, cond_dim] -> [B, out_dim] through residual blocks."""
 
-    def __init__(self, in_dim: int, out_dim: int, cond_dim: int, width: int = 256,
-                 depth: int = 3, dropout: float = 0.0) -> None:
+    def __init__(self, in_dim: int, out_dim: int, cond_dim: int, width: int, depth: int
+                 ) -> None:
         super().__init__()
         self.inp = nn.Linear(in_dim, width)
-        self.blocks = nn.ModuleList(ResidualBlock(width, cond_dim, dropout) for _ in range(depth))
+        self.blocks = nn.ModuleList(ResidualBlock(width, cond_dim) for _ in range(depth))
         self.out = nn.Sequential(nn.LayerNorm(width), nn.SiLU(), nn.Linear(width, out_dim))
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
@@ -88,13 +82,20 @@ class ConditionalMLP(nn.Module):
         return self.out(h)
 
 
-def activate_spans(raw: torch.Tensor, spans: Sequence[Span], tau: float | None = None,
-                   hard: bool = False, rng: torch.Generator | None = None) -> torch.Tensor:
+def gumbel_noise(shape: torch.Size | tuple[int, ...], rng: torch.Generator,
+                 device: torch.device) -> torch.Tensor:
+    """Standard Gumbel noise [shape], drawn on the CPU with `rng` (deterministic on any
+    device), then moved to `device`. argmax(logits + noise) is a draw from
+    softmax(logits) (the Gumbel-max trick)."""
+    u = torch.rand(shape, generator=rng).clamp(1e-10, 1.0 - 1e-7)
+    return (-torch.log(-torch.log(u))).to(device)
+
+
+def activate_spans(raw: torch.Tensor, spans: Sequence[Span], hard: bool = False) -> torch.Tensor:
     """Turn raw network output [B, D] into the transformer's encoding.
 
-    Continuous dims pass through; each softmax span becomes a softmax (or, with `tau`,
-    a Gumbel-softmax drawn with `rng`; `hard` gives one-hot with straight-through
-    gradients).
+    Continuous dims pass through; each softmax span becomes a softmax, or with `hard`
+    a one-hot of its argmax with the softmax's (straight-through) gradients.
     """
     parts = []
     for span in spans:
@@ -102,35 +103,13 @@ def activate_spans(raw: torch.Tensor, spans: Sequence[Span], tau: float | None =
         if span.kind == "continuous":
             parts.append(block)
             continue
-        if tau is not None:
-            u = torch.rand(block.shape, generator=rng, device="cpu").to(block.device)
-            gumbel = -torch.log((-torch.log(u.clamp_min(1e-10))).clamp_min(1e-10))
-            soft = F.softmax((block + gumbel) / tau, dim=-1)
-        else:
-            soft = F.softmax(block, dim=-1)
+        soft = F.softmax(block, dim=-1)
         if hard:
             index = soft.argmax(dim=-1, keepdim=True)
             one_hot = torch.zeros_like(soft).scatter_(-1, index, 1.0)
             soft = one_hot + soft - soft.detach()
         parts.append(soft)
     return torch.cat(parts, dim=-1)
-
-
-def span_reconstruction_loss(raw: torch.Tensor, target: torch.Tensor, spans: Sequence[Span]
-                             ) -> torch.Tensor:
-    """Sum over spans of MSE (continuous) and cross-entropy (softmax), mean over the batch.
-
-    raw: decoder output [B, D] (logits for softmax spans); target: encoded data [B, D].
-    """
-    total = raw.new_zeros(())
-    for span in spans:
-        pred = raw[:, span.start : span.end]
-        true = target[:, span.start : span.end]
-        if span.kind == "continuous":
-            total = total + F.mse_loss(pred, true, reduction="sum") / len(raw)
-        else:
-            total = total + F.cross_entropy(pred, true.argmax(dim=-1), reduction="sum") / len(raw)
-    return total
 
 
 class EMA(nn.Module):

@@ -7,20 +7,15 @@ https://arxiv.org/abs/1312.6114) of p(x | y), the label y given to encoder and d
 
 - Tables (after TVAE, Xu et al. 2019, https://arxiv.org/abs/1907.00503): softmax spans
   are categorical, continuous dims a mixture of Gaussians with learned per-column
-  scales (`TableLikelihood`); samples are drawn from these likelihoods, not their modes.
-- Images: Gaussian pixels whose sigma is the batch's RMS error (the "optimal sigma"
-  of Rybkin et al. 2021, https://arxiv.org/abs/2006.13202), which balances
-  reconstruction against KL from the first step.
-- Latent prior for sampling: N(0, I), refitted after training to one Gaussian per class
-  matching the aggregate posterior (`LatentPrior` in `vae_nets.py`).
-
-Measured (OMP_NUM_THREADS=1 on a shared 2-core machine; TSTR = bench.common.tstr):
-digits 0.958 / 0.965 / 0.953 macro-F1 over seeds 0-2 in about 21 s; with the standard
-prior 0.93, image_loss "mse" 0.92, learned-sigma "gaussian" 0.93 (sigma, learned by Adam
-from 1, is still 0.58 at the end), "bce" 0.88. Adult: one Gaussian per continuous column
-gave 0.72-0.75 (capital-gain's spike at zero drowned its tail), 5 components 0.75-0.77;
-argmax categories instead of sampled ones 0.64-0.72; temperature 0.8 and KL annealing
-changed nothing beyond seed noise (about 0.01), kl_weight < 1 was worse.
+  scales (`TableLikelihood`); by default samples are drawn from these likelihoods, not
+  their modes (`categorical`, `continuous_noise`).
+- Images (`image_loss="optimal"`, the default): Gaussian pixels whose sigma is the
+  batch's RMS error (the "optimal sigma" of Rybkin et al. 2021,
+  https://arxiv.org/abs/2006.13202), which balances reconstruction against KL from the
+  first step.
+- Latent prior for sampling: with `prior="class"` (the default), one Gaussian per class
+  matching the aggregate posterior of the last training epoch (`LatentPrior` in
+  `vae_nets.py`); with `prior="standard"`, N(0, I).
 """
 
 from __future__ import annotations
@@ -36,6 +31,7 @@ import torch.nn.functional as F
 from augment.data.transformers import Span
 from augment.errors import ConfigError
 from augment.generators.base import BaseConfig, DataInfo, Generator, module_parameters
+from augment.generators.networks import gumbel_noise
 from augment.generators.vae_nets import (
     ImageDecoder,
     ImageEncoder,
@@ -120,22 +116,16 @@ class TableLikelihood:
         out = raw.new_zeros((len(raw), self.dim))
         if self.n_soft:
             if categorical == "sample":
-                logits = logits + _gumbel(logits.shape, rng, raw.device)
+                logits = logits + gumbel_noise(logits.shape, rng, raw.device)
             out[:, self.soft_index.to(raw.device)] = logits
         if self.n_cont:
-            pick = (weights + _gumbel(weights.shape, rng, raw.device)).argmax(-1, keepdim=True)
+            pick = (weights + gumbel_noise(weights.shape, rng, raw.device)).argmax(-1, keepdim=True)
             value = means.gather(-1, pick).squeeze(-1)  # [N, n_cont]
             if continuous_noise:
                 scale = log_sigma.exp().expand_as(means).gather(-1, pick).squeeze(-1)
                 value = value + scale * torch.randn(value.shape, generator=rng).to(raw.device)
             out[:, self.cont_index.to(raw.device)] = value
         return out
-
-
-def _gumbel(shape: torch.Size, rng: torch.Generator, device: torch.device) -> torch.Tensor:
-    """Standard Gumbel noise drawn on CPU with `rng` (deterministic), moved to `device`."""
-    u = torch.rand(shape, generator=rng).clamp(1e-10, 1.0 - 1e-7)
-    return (-torch.log(-torch.log(u))).to(device)
 
 
 def image_nll(raw: torch.Tensor, target: torch.Tensor, loss: str, log_sigma: torch.Tensor
@@ -187,8 +177,6 @@ class VAEGenerator(Generator):
 
     @dataclass(frozen=True)
     class Config(BaseConfig):
-        """Hyperparameters; defaults measured in the module's benchmark notes."""
-
         epochs: int = 60
         batch_size: int = 128
         lr: float = 1e-3

@@ -4,8 +4,8 @@
 (see expectations.py), computes the metrics of metrics.py, applies the thresholds of
 `GateConfig`, and writes a report folder atomically:
 
-    <out>/summary.json      pass/fail, each failure in words, Data Docs path
-    <out>/metrics.json      fidelity, detection, privacy, utility figures
+    <out>/gate.json         the GateReport (verdict.py): one check per rule, with the
+                            observed value, threshold and pass/fail; all metrics
     <out>/validation.json   every expectation: passed or not, observed vs expected
     <out>/suite.json        the expectation suites as GX JSON
     <out>/gx/...            the GX project, Data Docs under gx/uncommitted/data_docs/
@@ -27,6 +27,8 @@ from augment.errors import DataError
 from augment.io import atomic_dir
 from augment.validate import expectations as ex
 from augment.validate import metrics as mx
+from augment.validate.verdict import Check, GateReport
+from augment.workspace import SUITE_FILE, VALIDATION_FILE
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,10 @@ class GateConfig:
     min_dcr_ratio: float = 0.1
     utility_tolerance: float = 0.02
     seed: int = 0
+
+    def lowers_utility(self, delta: float) -> bool:
+        """Whether a macro-F1 change `delta` (augmented minus real-only) counts as harm."""
+        return delta < -self.utility_tolerance
 
 
 @dataclass(frozen=True)
@@ -141,27 +147,36 @@ def _mean(values) -> float:
     return float(np.mean(values)) if values else 0.0
 
 
-def threshold_failures(metrics: dict, config: GateConfig) -> list[str]:
-    """Readable failures of the metric thresholds."""
-    failures = []
+def threshold_checks(metrics: dict, config: GateConfig) -> list[Check]:
+    """One verdict per metric threshold of `config`."""
     privacy, utility = metrics["privacy"], metrics["utility"]
-    if privacy["exact_copy_share"] > config.max_exact_copy_share:
-        failures.append(f"{privacy['exact_copy_share']:.1%} of synthetic rows are exact copies of "
-                        f"training rows (max {config.max_exact_copy_share:.1%})")
+    copies, dcr = privacy["exact_copy_share"], privacy["dcr_ratio"]
     excess = privacy["duplicate_share"] - privacy["holdout_duplicate_share"]
-    if excess > config.max_duplicate_excess:
-        failures.append(f"{privacy['duplicate_share']:.1%} of synthetic rows repeat another synthetic "
-                        f"row vs {privacy['holdout_duplicate_share']:.1%} in real data (mode collapse)")
-    if privacy["dcr_ratio"] < config.min_dcr_ratio:
-        failures.append(f"synthetic rows sit {privacy['dcr_ratio']:.2f}x as far from training rows as "
-                        f"real held-out rows do (min {config.min_dcr_ratio}): near-copies")
-    if metrics["detection_auc"] > config.max_detection_auc:
-        failures.append(f"a classifier tells synthetic from real with AUC "
-                        f"{metrics['detection_auc']:.3f} (max {config.max_detection_auc})")
-    if utility["augmented_delta"] < -config.utility_tolerance:
-        failures.append(f"augmenting lowers validation macro-F1 from {utility['real_macro_f1']:.3f} to "
-                        f"{utility['augmented_macro_f1']:.3f} (tolerance {config.utility_tolerance})")
-    return failures
+    auc, delta = metrics["detection_auc"], utility["augmented_delta"]
+    c = config
+    return [
+        Check("exact_copy_share", f"exact copies (max {c.max_exact_copy_share:.0%})", copies,
+              c.max_exact_copy_share, copies <= c.max_exact_copy_share,
+              f"{copies:.1%} of synthetic rows are exact copies of training rows "
+              f"(max {c.max_exact_copy_share:.1%})"),
+        Check("duplicate_excess", f"repeats beyond real (max {c.max_duplicate_excess:.0%})", excess,
+              c.max_duplicate_excess, excess <= c.max_duplicate_excess,
+              f"{privacy['duplicate_share']:.1%} of synthetic rows repeat another synthetic row vs "
+              f"{privacy['holdout_duplicate_share']:.1%} in real data "
+              f"(max excess {c.max_duplicate_excess:.1%}; mode collapse)"),
+        Check("dcr_ratio", f"DCR ratio (min {c.min_dcr_ratio})", dcr, c.min_dcr_ratio,
+              dcr >= c.min_dcr_ratio,
+              f"synthetic rows sit {dcr:.2f}x as far from training rows as real held-out rows do "
+              f"(min {c.min_dcr_ratio})" + (": near-copies" if dcr < c.min_dcr_ratio else "")),
+        Check("detection_auc", f"detection AUC (max {c.max_detection_auc})", auc,
+              c.max_detection_auc, auc <= c.max_detection_auc,
+              f"a classifier tells synthetic from real with AUC {auc:.3f} (max {c.max_detection_auc})"),
+        Check("utility", f"macro-F1 change (min -{c.utility_tolerance})", delta, -c.utility_tolerance,
+              not c.lowers_utility(delta),
+              f"augmenting {'lowers' if delta < 0 else 'raises'} validation macro-F1 from "
+              f"{utility['real_macro_f1']:.3f} to "
+              f"{utility['augmented_macro_f1']:.3f} (tolerance {c.utility_tolerance})"),
+    ]
 
 
 def suite_failures(suite: dict, shown: int = 4) -> list[str]:
@@ -195,49 +210,58 @@ def _short(value: Any, limit: int = 160) -> str:
 
 def run_gate(real: LabelledData, syn: LabelledData, holdout: LabelledData, requested: dict,
              out: str | Path, config: GateConfig | None = None, schema: TableSchema | None = None,
-             target: str = "label") -> dict:
-    """Validate `syn` against `real` (training split) and `holdout` (validation split).
+             target: str = "label", holdout_source: str = "validation split", force: bool = False
+             ) -> GateReport:
+    """Validate `syn` against `real` (training split) and `holdout` (real rows the generator
+    never saw, e.g. the validation split).
 
     Args:
         requested: {class: rows} the synthetic set was asked for.
-        out: report folder, replaced atomically.
+        out: report folder, replaced atomically (only if it is a gate report, or `force`).
         schema: the real table's schema (declared kinds); inferred when absent.
         target: label column name used in the synthetic table batch.
+        holdout_source: where `holdout` came from, recorded in the report.
 
     Returns:
-        the summary dict also written to <out>/summary.json.
+        the GateReport also written to <out>/gate.json.
     """
+    from dataclasses import asdict
+
     config = config or GateConfig()
     _check_inputs(real, syn, holdout)
     out = Path(out)
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, "gate", force=force) as tmp:
         suite = run_suite(real, syn, requested, tmp, config.suite, schema, target)
-        failures = suite_failures(suite)
+        failed = suite_failures(suite)
+        n_failed = sum(not r["success"] for r in suite["results"])
+        checks = [Check("expectations", "Great Expectations suite", n_failed, 0, n_failed == 0,
+                        "; ".join(failed) if failed else
+                        f"all {len(suite['results'])} expectations passed")]
         structural = any(r["expectation"] in ("expect_table_columns_to_match_ordered_list",
                                               "expect_column_values_to_be_of_type")
                          and not r["success"] for r in suite["results"])
         metrics: dict[str, Any] = {}
         if structural:
-            failures.append("metrics skipped: the synthetic table's columns or types do not match")
+            checks.append(Check("metrics", "metrics computed", None, None, False,
+                                "metrics skipped: the synthetic table's columns or types do not match"))
         elif pd.isna(pd.Series(syn.y, dtype=object)).any():
-            failures.append("metrics skipped: some synthetic rows have no label")
+            checks.append(Check("metrics", "metrics computed", None, None, False,
+                                "metrics skipped: some synthetic rows have no label"))
         else:
             metrics = compute_metrics(real, syn, holdout, seed=config.seed)
-            failures += threshold_failures(metrics, config)
-        summary = {
-            "passed": not failures,
-            "failures": failures,
-            "rows": int(len(syn.y)),
-            "requested": {str(k): int(v) for k, v in requested.items()},
-            "expectations": {"evaluated": len(suite["results"]),
-                             "failed": sum(not r["success"] for r in suite["results"])},
-            "data_docs": str(out / Path(suite["data_docs"]).relative_to(tmp)),
-        }
-        _write(tmp / "suite.json", suite["suites"])
-        _write(tmp / "validation.json", suite["results"])
-        _write(tmp / "metrics.json", metrics)
-        _write(tmp / "summary.json", summary)
-    return summary
+            checks += threshold_checks(metrics, config)
+        checks = [Check(c.name, c.label, _finite(c.observed), _finite(c.threshold), bool(c.passed),
+                        c.message) for c in checks]
+        report = GateReport(
+            checks=tuple(checks), rows=int(len(syn.y)),
+            requested={str(k): int(v) for k, v in requested.items()},
+            expectations={"evaluated": len(suite["results"]), "failed": n_failed},
+            metrics=_finite(metrics), data_docs=str(Path(suite["data_docs"]).relative_to(tmp)),
+            config=asdict(config), holdout=holdout_source)
+        _write(tmp / SUITE_FILE, suite["suites"])
+        _write(tmp / VALIDATION_FILE, suite["results"])
+        report.save(tmp)
+    return GateReport.load(out)
 
 
 def _finite(value: Any) -> Any:
@@ -253,14 +277,3 @@ def _finite(value: Any) -> Any:
 
 def _write(path: Path, payload: Any) -> None:
     path.write_text(json.dumps(_finite(payload), indent=2) + "\n")
-
-
-def format_summary(summary: dict) -> str:
-    """Readable lines for a terminal or a task log."""
-    head = "PASSED" if summary["passed"] else "FAILED"
-    lines = [f"validation {head}: {summary['rows']} synthetic rows, "
-             f"{summary['expectations']['failed']}/{summary['expectations']['evaluated']} "
-             "expectations failed"]
-    lines += [f"  - {failure}" for failure in summary["failures"]]
-    lines.append(f"  Data Docs: {summary['data_docs']}")
-    return "\n".join(lines)

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 from scipy import linalg, stats
 from scipy.spatial.distance import cdist
-from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import f1_score
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 from sklearn.neighbors import NearestNeighbors
@@ -432,14 +432,31 @@ def _labels(*ys: np.ndarray) -> list[np.ndarray]:
 
 def _fit_predict(X: np.ndarray, y: np.ndarray, X_val: np.ndarray, is_table: bool, seed: int) -> np.ndarray:
     """Train the utility classifier on (X, y) and predict X_val; one class -> that class."""
+    from augment.classifiers import utility_classifier
+
     classes = np.unique(y)
     if len(classes) == 1:
         return np.full(len(X_val), classes[0])
+    return utility_classifier(is_table, seed).fit(X, y).predict(X_val)
+
+
+def tstr(reference_X: Data, train_X: Data, train_y: np.ndarray, test_X: Data, test_y: np.ndarray,
+         seed: int = 0) -> float:
+    """TSTR macro-F1 (0..1, higher is better): the utility classifier trained on
+    (train_X, train_y) alone, scored on real (test_X, test_y).
+
+    Train on synthetic rows to test them; on real training rows for the real-data
+    figure to compare with. Tables are encoded in the space of `reference_X` (the real
+    training table); images are flattened pixels. F1 averages over the classes in test_y.
+    """
+    is_table = _check_same_kind(reference_X, train_X, test_X)
     if is_table:
-        clf = HistGradientBoostingClassifier(random_state=seed)
+        _, enc_train, enc_test = encode_tables(reference_X, train_X, test_X)
     else:
-        clf = RandomForestClassifier(n_estimators=200, n_jobs=-1, random_state=seed)
-    return clf.fit(X, y).predict(X_val)
+        enc_train, enc_test = _flat_images(train_X), _flat_images(test_X)
+    _, y_train, y_test = _labels(train_y, train_y, test_y)
+    pred = _fit_predict(enc_train, y_train, enc_test, is_table, seed)
+    return float(f1_score(y_test, pred, labels=np.unique(y_test), average="macro", zero_division=0))
 
 
 def utility(train_X: Data, train_y: np.ndarray, syn_X: Data, syn_y: np.ndarray, val_X: Data,
@@ -449,8 +466,9 @@ def utility(train_X: Data, train_y: np.ndarray, syn_X: Data, syn_y: np.ndarray, 
     tstr_macro_f1 (train on synthetic only; None unless the synthetic set has every
     validation class) close to real_macro_f1 (train on real) is good;
     augmented_delta = augmented_macro_f1 (real + synthetic) - real_macro_f1 > 0 means the
-    synthetic rows help. Tables: HistGradientBoosting on encoded features; images: a
-    200-tree RandomForest on flattened pixels. F1 averages over the classes in val_y.
+    synthetic rows help. The classifier is `classifiers.utility_classifier` (tables:
+    HistGradientBoosting on encoded features; images: the forest on flattened pixels).
+    F1 averages over the classes in val_y.
     """
     is_table = _check_same_kind(train_X, syn_X, val_X)
     if is_table:
