@@ -8,6 +8,7 @@ params.yaml fails loudly instead of silently falling back to a default.
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from pathlib import Path
@@ -17,6 +18,55 @@ from augment.errors import ConfigError
 from augment.workspace import PARAMS_FILE
 
 T = TypeVar("T")
+SEED_MAX = 2**32 - 1  # numpy's SeedSequence and torch both take seeds in [0, 2**32)
+
+
+@dataclasses.dataclass(frozen=True)
+class Range:
+    """Allowed values of a numeric field: low <= v <= high (either end open or absent)."""
+
+    low: float | None = 0
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+
+    def __contains__(self, value: float) -> bool:
+        if self.low is not None and (value < self.low or (self.low_open and value == self.low)):
+            return False
+        return not (self.high is not None
+                    and (value > self.high or (self.high_open and value == self.high)))
+
+    def __str__(self) -> str:
+        def text(v: float) -> str:
+            return str(int(v)) if float(v).is_integer() else f"{v:g}"
+
+        low = "-inf" if self.low is None else text(self.low)
+        high = "inf" if self.high is None else text(self.high)
+        return (f"{'(' if self.low_open or self.low is None else '['}{low}, {high}"
+                f"{')' if self.high_open or self.high is None else ']'}")
+
+
+NON_NEGATIVE = Range(0)  # every numeric field unless its class's RANGES says otherwise
+POSITIVE = Range(0, None, low_open=True)
+AT_LEAST_ONE = Range(1)
+SHARE = Range(0, 1)  # probabilities, shares, AUCs
+SEED = Range(0, SEED_MAX)
+
+
+def check_range(value: Any, allowed: Range, where: str) -> None:
+    """ConfigError naming `where`, the value and the allowed range when it lies outside."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return
+    if value not in allowed:
+        raise ConfigError(f"{where} must be in {allowed}, got {value!r}")
+
+
+def ranges_of(cls: type) -> dict[str, Range]:
+    """The RANGES class attributes along `cls`'s MRO, subclasses winning."""
+    merged: dict[str, Range] = {}
+    for klass in reversed(cls.__mro__):
+        merged.update(getattr(klass, "__dict__", {}).get("RANGES", {}))
+    return merged
 
 
 def _check_type(value: Any, annotation: Any, where: str) -> Any:
@@ -58,8 +108,12 @@ def _check_type(value: Any, annotation: Any, where: str) -> Any:
     if annotation is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ConfigError(f"{where} must be a number, got {value!r}")
+        if not math.isfinite(value):
+            raise ConfigError(f"{where} must be a finite number, got {value!r}")
         return float(value)
     if annotation is int:
+        if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+            value = int(value)  # 1e3 in YAML is a float
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(f"{where} must be an integer, got {value!r}")
         return value
@@ -79,6 +133,9 @@ def _check_type(value: Any, annotation: Any, where: str) -> Any:
 def from_dict(cls: type[T], data: dict[str, Any] | None, where: str = "") -> T:
     """Build the frozen dataclass `cls` from `data`, checking keys and types.
 
+    Numbers must be finite and inside the field's range: the class attribute
+    `RANGES = {field: Range(...)}` (merged along the MRO), non-negative by default.
+
     Args:
         cls: a dataclass type whose fields all have defaults or appear in `data`.
         data: mapping of field name to value (None means all defaults).
@@ -97,9 +154,11 @@ def from_dict(cls: type[T], data: dict[str, Any] | None, where: str = "") -> T:
             f"known: {', '.join(sorted(fields))}"
         )
     kwargs = {}
+    ranges = ranges_of(cls)
     for name, value in data.items():
         key = f"{where}.{name}" if where else name
         kwargs[name] = _check_type(value, hints[name], key)
+        check_range(kwargs[name], ranges.get(name, NON_NEGATIVE), key)
     try:
         return cls(**kwargs)
     except TypeError as err:  # a required field is missing

@@ -24,6 +24,13 @@ from pathlib import Path
 from typing import Any
 
 from augment.errors import AugmentError, OutputExistsError
+from augment.workspace import (
+    INFO_FILE,
+    MANIFEST_FILE,
+    MODEL_CONFIG_FILE,
+    REPORT_FIGURES,
+    REQUESTED_FILE,
+)
 
 MARKER = ".augment.json"  # in every folder this project writes: {"artifact": kind, ...}
 
@@ -74,11 +81,11 @@ def artifact_kind(path: str | Path) -> str | None:
 # Folders written before the marker existed are recognised by a file only augment writes
 # there; anything else stays refused.
 _LEGACY_SIGNS: dict[str, tuple[str, str]] = {
-    "model": ("config.json", '"format": "augment-generator"'),
-    "prepared": ("info.json", '"fingerprint"'),
-    "synthetic": ("requested.json", ""),
-    "gate": ("summary.json", '"data_docs"'),
-    "published": ("manifest.json", '"content_hash"'),
+    "model": (MODEL_CONFIG_FILE, '"format": "augment-generator"'),
+    "prepared": (INFO_FILE, '"fingerprint"'),
+    "synthetic": (REQUESTED_FILE, ""),
+    "gate": ("summary.json", '"data_docs"'),  # the gate's file before gate.json
+    "published": (MANIFEST_FILE, '"content_hash"'),
 }
 
 
@@ -89,7 +96,7 @@ def _legacy_kind(path: Path) -> str | None:
                 return kind
         except OSError:
             continue
-    if path.name == "figures" and all(p.suffix == ".png" for p in path.iterdir()):
+    if path.name == REPORT_FIGURES and all(p.suffix == ".png" for p in path.iterdir()):
         return "report-figures"
     return None
 

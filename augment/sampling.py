@@ -8,25 +8,47 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
 from augment.errors import ConfigError
 
 POLICIES = ("balance", "ratio", "counts")
+MAX_RATIO = 1000.0  # new rows per real row
+MAX_ROWS = 10_000_000  # synthetic rows one request may ask for in all
+
+
+def check_counts(counts: Mapping[Any, Any], where: str = "counts") -> None:
+    """Every count a non-negative integer, not all zero, at most MAX_ROWS in all."""
+    for label, n in counts.items():
+        if isinstance(n, bool) or not isinstance(n, int):
+            raise ConfigError(f"{where}: the count for class {label!r} must be an integer, got {n!r}")
+        if n < 0:
+            raise ConfigError(f"{where}: the count for class {label!r} must be >= 0, got {n}")
+    total = sum(counts.values())
+    if total == 0:
+        raise ConfigError(f"{where} ask for no rows at all ({dict(counts)}); ask for at least one")
+    if total > MAX_ROWS:
+        raise ConfigError(f"{where} ask for {total:,} rows; at most {MAX_ROWS:,} per request "
+                          "(sample in several requests or shards)")
 
 
 def check_policy(policy: str, ratio: float = 1.0, counts: Mapping[Any, int] | None = None) -> None:
     """Raise ConfigError naming the problem when a policy and its ratio / counts do not fit."""
     if policy not in POLICIES:
         raise ConfigError(f"unknown class-count policy {policy!r}; use {', '.join(POLICIES)}")
+    if isinstance(ratio, bool) or not isinstance(ratio, int | float) or not math.isfinite(ratio):
+        raise ConfigError(f"ratio must be a finite number, got {ratio!r}")
     if policy == "balance" and not 0 < ratio <= 1:
         raise ConfigError(f"for the balance policy, ratio is the share of the largest class "
                           f"to raise every class to: it must be in (0, 1], got {ratio}")
-    if policy == "ratio" and ratio < 0:
-        raise ConfigError(f"ratio must be >= 0, got {ratio}")
-    if policy == "counts" and not counts:
-        raise ConfigError("the 'counts' policy needs a mapping {class: rows}")
+    if policy == "ratio" and not 0 <= ratio <= MAX_RATIO:
+        raise ConfigError(f"ratio (new rows per real row) must be in [0, {MAX_RATIO:g}], got {ratio}")
+    if policy == "counts":
+        if not counts:
+            raise ConfigError("the 'counts' policy needs a mapping {class: rows}")
+        check_counts(counts)
 
 
 def policy_counts(train_counts: Mapping[Any, int], policy: str = "balance", ratio: float = 1.0,
@@ -54,6 +76,7 @@ def policy_counts(train_counts: Mapping[Any, int], policy: str = "balance", rati
     if not any(wanted.values()):
         raise ConfigError(f"the {policy} policy (ratio {ratio}) asks for no new rows: training "
                           f"rows per class are {dict(train_counts)}; use ratio or counts")
+    check_counts(wanted, f"the {policy} policy (ratio {ratio})")
     return wanted
 
 
@@ -64,8 +87,11 @@ def parse_counts(text: str) -> dict[str, int]:
         label, sep, number = item.strip().partition("=")
         if not sep or not label:
             raise ConfigError(f"--counts expects CLASS=N[,CLASS=N...], got {item!r}")
+        if label in result:
+            raise ConfigError(f"--counts names class {label!r} twice")
         try:
             result[label] = int(number)
         except ValueError as err:
             raise ConfigError(f"count for class {label!r} must be an integer, got {number!r}") from err
+    check_counts(result, "--counts")
     return result

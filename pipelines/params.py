@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
-from augment.config import from_dict, generator_params, load_params
+from augment.config import SEED, Range, from_dict, generator_params, load_params
 from augment.errors import ConfigError
 from augment.sampling import check_policy
 from augment.workspace import check_name
@@ -21,6 +21,8 @@ class ThinParams:
     classes: list[Any]
     keep: float
 
+    RANGES: ClassVar[dict[str, Range]] = {"keep": Range(0, 1, low_open=True)}
+
 
 @dataclass(frozen=True)
 class DatasetParams:
@@ -34,12 +36,17 @@ class DatasetParams:
     per_class: int | None = None  # low-data scenario: keep at most this many training rows
     sample: dict[str, Any] = field(default_factory=dict)  # overrides of the `sample` section
 
+    RANGES: ClassVar[dict[str, Range]] = {"per_class": Range(2)}  # a generator needs 2 per class
+
 
 @dataclass(frozen=True)
 class PrepareParams:
     val: float = 0.15
     test: float = 0.15
     seed: int = 0
+
+    RANGES: ClassVar[dict[str, Range]] = {"val": Range(0, 1, True, True), "test": Range(0, 1, True, True),
+                                          "seed": SEED}
 
 
 def dataset_params(params: dict[str, Any], name: str) -> DatasetParams:
@@ -73,6 +80,8 @@ class SampleParams:
     ratio: float = 1.0
     counts: dict[str, int] = field(default_factory=dict)
     seed: int = 1
+
+    RANGES: ClassVar[dict[str, Range]] = {"seed": SEED}
 
 
 @dataclass(frozen=True)

@@ -143,7 +143,7 @@ def test_failing_gate_publishes_nothing(repo):
     write_params(repo, params)
     out = run(["dvc", "repro"], repo, tmp, check=False)
     assert out.returncode != 0
-    assert "nothing published (no generator passed)" in out.stderr + out.stdout
+    assert "nothing published (no generator passed its gate)" in out.stderr + out.stdout
     assert not (repo / "data/published/iris").exists()
     refused = run([sys.executable, "-m", "augment.cli", "publish", "iris"], repo, tmp, check=False)
     assert refused.returncode == 2 and "nothing to publish" in refused.stderr

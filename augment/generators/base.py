@@ -52,7 +52,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from augment.config import from_dict
+from augment.config import AT_LEAST_ONE, POSITIVE, SEED, Range, from_dict
 from augment.data.schema import TableSchema, to_python
 from augment.data.transformers import ImageTransformer, Span, TableTransformer
 from augment.errors import AugmentError, ConfigError, DataError, ModelError
@@ -87,6 +87,10 @@ class BaseConfig:
     device: Literal["auto", "cpu", "cuda"] = "auto"
     checkpoint_every: int = 10  # epochs between checkpoints when fit(checkpoint_dir=...)
     progress: Literal["auto", "always", "never"] = "auto"
+
+    # Allowed values (`augment.config.from_dict` checks them; unlisted numbers: >= 0).
+    RANGES: ClassVar[dict[str, Range]] = {
+        "batch_size": AT_LEAST_ONE, "lr": POSITIVE, "seed": SEED, "checkpoint_every": AT_LEAST_ONE}
 
 
 @dataclass(frozen=True)
@@ -402,7 +406,16 @@ class Generator(ABC):
             (X_syn, y_syn): same columns/dtypes/categories as the training table, or
             images with the training shape and dtype; labels [N] with the training dtype.
         """
+        from augment.config import SEED_MAX
+        from augment.sampling import MAX_ROWS
+
+        if isinstance(seed, bool) or not isinstance(to_python(seed), int) or not 0 <= seed <= SEED_MAX:
+            raise DataError(f"seed must be an integer in [0, {SEED_MAX}], got {seed!r}")
         resolved = self.resolve_counts(counts)
+        if sum(n for _, n in resolved) > MAX_ROWS:
+            raise DataError(f"counts ask for {sum(n for _, n in resolved):,} rows; at most "
+                            f"{MAX_ROWS:,} per call (sample shards with rows=(start, stop))")
+        seed = int(seed)
         labels = torch.cat([torch.full((n,), i, dtype=torch.long) for i, n in resolved])
         start, stop = (0, len(labels)) if rows is None else rows
         if start % SAMPLE_BLOCK or not 0 <= start <= stop <= len(labels):

@@ -24,12 +24,13 @@ X_syn, y_syn = gen.sample({"a": 100, "b": 20}, seed=1)
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from augment.config import AT_LEAST_ONE, SHARE, Range
 from augment.errors import ConfigError
 from augment.generators.base import BaseConfig, DataInfo, Generator
 from augment.generators.diffusion_nets import TableDenoiser, UNet
@@ -68,6 +69,12 @@ class DiffusionGenerator(Generator):
         depth: int = 3  # table MLP residual blocks
         channels: int = 32  # U-Net base channels (images)
         grad_clip: float = 1.0
+
+        RANGES: ClassVar[dict[str, Range]] = {
+            **{k: AT_LEAST_ONE for k in ("num_timesteps", "ddim_steps", "emb_dim", "width", "depth",
+                                         "channels")},
+            "eta": SHARE, "label_dropout": Range(0, 1, high_open=True),
+            "ema_decay": Range(0, 1, high_open=True)}
 
     def _check_config(self) -> None:
         c = self.config

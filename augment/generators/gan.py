@@ -19,11 +19,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import torch
 from torch import nn
 
+from augment.config import AT_LEAST_ONE, POSITIVE, Range
 from augment.data.transformers import Span
 from augment.generators.base import BaseConfig, DataInfo, Generator, module_parameters
 from augment.generators.gan_nets import ImageCritic, ImageGenerator, TableCritic, TableGenerator
@@ -111,6 +112,11 @@ class GANGenerator(Generator):
         gumbel_tau: float = 0.2  # Gumbel-softmax temperature for softmax spans (tables)
         gumbel_hard: bool = False  # straight-through one-hot fakes for the critic
         diversity_samples: int = 32  # per class, for the per-epoch diversity figure
+
+        RANGES: ClassVar[dict[str, Range]] = {
+            **{k: AT_LEAST_ONE for k in ("n_critic", "latent_dim", "embed_dim", "width", "depth",
+                                         "channels")},
+            "critic_lr": POSITIVE, "gumbel_tau": POSITIVE, "ema_decay": Range(0, 1, high_open=True)}
 
     config: Config
 

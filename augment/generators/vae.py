@@ -23,11 +23,12 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
 import torch
 import torch.nn.functional as F
 
+from augment.config import AT_LEAST_ONE, POSITIVE, Range
 from augment.data.transformers import Span
 from augment.errors import ConfigError
 from augment.generators.base import BaseConfig, DataInfo, Generator, module_parameters
@@ -196,6 +197,11 @@ class VAEGenerator(Generator):
         temperature: float = 1.0  # latent scale at sampling
         categorical: Literal["argmax", "sample"] = "sample"  # table softmax spans at sampling
         continuous_noise: bool = True  # add sigma * N(0, 1) to continuous means at sampling
+
+        RANGES: ClassVar[dict[str, Range]] = {
+            **{k: AT_LEAST_ONE for k in ("latent_dim", "embed_dim", "width", "depth", "channels",
+                                         "components")},
+            "sigma_init": POSITIVE, "temperature": POSITIVE}
 
     config: Config
 

@@ -17,11 +17,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
+from augment.config import SHARE, Range
 from augment.data.schema import TableSchema, to_python
 
 
@@ -45,6 +46,8 @@ class SuiteConfig:
     null_rate_tolerance: float = 0.05
     kl_threshold: float = 0.5
     kl_bins: int = 10
+
+    RANGES: ClassVar[dict[str, Range]] = {"range_mostly": SHARE, "kl_bins": Range(2)}
 
 
 def _gxe():

@@ -17,11 +17,12 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
+from augment.config import SEED, SHARE, Range
 from augment.data.schema import TableSchema, infer_schema, to_python
 from augment.errors import DataError
 from augment.io import atomic_dir
@@ -52,6 +53,10 @@ class GateConfig:
     min_dcr_ratio: float = 0.1
     utility_tolerance: float = 0.02
     seed: int = 0
+
+    RANGES: ClassVar[dict[str, Range]] = {
+        "max_exact_copy_share": SHARE, "max_duplicate_excess": SHARE, "max_detection_auc": SHARE,
+        "seed": SEED}
 
     def lowers_utility(self, delta: float) -> bool:
         """Whether a macro-F1 change `delta` (augmented minus real-only) counts as harm."""
