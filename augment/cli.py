@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from augment.errors import AugmentError
+from augment.errors import AugmentError, ConfigError
 from augment.workspace import PARAMS_FILE
 
 
@@ -36,46 +36,59 @@ def cmd_datasets(args: argparse.Namespace) -> int:
 
 def cmd_inspect(args: argparse.Namespace) -> int:
     from augment.data import load_dataset
+    from augment.data.schema import CELL_WIDTH, clip, clip_strings
 
     overrides = _parse_overrides(args.declare, args.drop)
     ds = load_dataset(args.source, target=args.target, overrides=overrides)
-    if args.json:
+    if args.json:  # every name, category and label cut to CELL_WIDTH characters, as printed
+        schema = json.loads(ds.schema.to_json()) if ds.schema else None
+        notes = [clip(n, 4 * CELL_WIDTH) for n in schema.pop("notes")] if schema else []
+        (name, target, classes, schema), cut = clip_strings(
+            [ds.name, ds.target, ds.class_counts(), schema])
         payload = {
-            "name": ds.name,
-            "modality": ds.modality,
-            "rows": len(ds),
-            "classes": ds.class_counts(),
-            "fingerprint": ds.fingerprint,
-            "schema": json.loads(ds.schema.to_json()) if ds.schema else None,
+            "name": name, "modality": ds.modality, "rows": len(ds), "target": target,
+            "classes": classes, "fingerprint": ds.fingerprint,
+            "schema": schema and {**schema, "notes": notes},
             "shape": list(ds.X.shape[1:]) if ds.modality == "image" else None,
+            "truncated": {"values": cut, "width": CELL_WIDTH, "marker": "..."},
         }
         print(json.dumps(payload, indent=2, default=str))
         return 0
-    print(f"dataset      {ds.name} ({ds.modality}, {len(ds)} rows)")
+    print(f"dataset      {clip(ds.name)} ({ds.modality}, {len(ds)} rows)")
     print(f"fingerprint  {ds.fingerprint}")
     if ds.modality == "image":
         print(f"images       shape {ds.X.shape[1:]}, dtype {ds.X.dtype}, "
               f"values {ds.X.min()}..{ds.X.max()}")
     else:
-        print(f"target       {ds.target}")
+        print(f"target       {clip(ds.target)}")
         print(f"{'column':<24}{'kind':<13}{'dtype':<10}{'missing':>8}  values")
         for c in ds.schema.columns:
             if c.categories is not None:
-                shown = ", ".join(map(str, c.categories[:6]))
+                shown = ", ".join(clip(v) for v in c.categories[:6])
                 values = f"{len(c.categories)} categories: {shown}"
                 values += ", ..." if len(c.categories) > 6 else ""
             elif c.min is not None:
                 values = f"{c.min:g} .. {c.max:g}"
             else:
                 values = ""
-            print(f"{c.name:<24}{c.kind:<13}{c.dtype:<10}{c.null_rate:>7.1%}  {values}")
+            print(f"{clip(c.name, 23):<24}{c.kind:<13}{clip(c.dtype, 9):<10}{c.null_rate:>7.1%}  "
+                  f"{values}")
         for note in ds.schema.notes:
-            print(f"note: {note}")
+            print(f"note: {clip(note, 4 * CELL_WIDTH)}")
     print("class counts")
     total = len(ds)
     for label, count in ds.class_counts().items():
-        print(f"  {label!s:<20}{count:>8}  {count / total:6.1%}")
+        print(f"  {clip(label):<20}{count:>8}  {count / total:6.1%}")
     return 0
+
+
+def project_source(args: argparse.Namespace) -> Path | None:
+    """The parameter file a command follows: --params FILE, else ./params.yaml when present."""
+    if args.params:
+        return Path(args.params)
+    if Path(PARAMS_FILE).is_file():
+        return Path(PARAMS_FILE)
+    return None
 
 
 def _project_params(args: argparse.Namespace) -> dict:
@@ -83,11 +96,8 @@ def _project_params(args: argparse.Namespace) -> dict:
     (empty when neither). Which one is used is said on stderr."""
     from augment.config import load_params
 
-    if args.params:
-        path = Path(args.params)
-    elif Path(PARAMS_FILE).is_file():
-        path = Path(PARAMS_FILE)
-    else:
+    path = project_source(args)
+    if path is None:
         return {}
     params = load_params(path)
     print(f"note: following {path}", file=sys.stderr)
@@ -114,13 +124,20 @@ def cmd_fit(args: argparse.Namespace) -> int:
     from augment.data import load_dataset
     from augment.generators import get_generator
     from augment.io import check_writable
+    from augment.threads import configure_threads
 
     project = _project_params(args)
     params = generator_params(project, args.generator) if project.get("train") else {}
+    if params:
+        try:  # an error in the file names the file
+            get_generator(args.generator, **params)
+        except ConfigError as err:
+            raise ConfigError(f"{project_source(args)}: {err}") from err
     params.update(_parse_sets(args.set))
     if args.seed is not None:
         params["seed"] = args.seed
     generator = get_generator(args.generator, **params)
+    configure_threads()
     out = Path(args.out)
     check_writable(out, "model", force=args.force)  # before any training
     overrides = _parse_overrides(args.declare, args.drop)
@@ -144,7 +161,9 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
     seed = args.seed
     if seed is None:
-        seed = int((_project_params(args).get("sample") or {}).get("seed", 0))
+        seed = (_project_params(args).get("sample") or {}).get("seed", 0)
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise ConfigError(f"{project_source(args)}: sample.seed must be an integer, got {seed!r}")
     generator = load_generator(args.model)
     train_counts = dict(zip(generator.classes_, generator.info_.class_counts, strict=True))
     if args.counts:
@@ -185,11 +204,13 @@ def requested_counts_path(samples: Path) -> Path:
     return samples.with_name(samples.name + ".counts.json")
 
 
-def _read_labelled(path: str, target: str | None):
+def _read_labelled(path: str, target: str | None, args: argparse.Namespace | None = None):
+    """A labelled file, with the command's --declare / --drop applied when it has them."""
     from augment.data.sources import load_dataset
     from augment.validate.gate import LabelledData
 
-    ds = load_dataset(path, target=target, single_class_ok=True)
+    overrides = _parse_overrides(getattr(args, "declare", None), getattr(args, "drop", None))
+    ds = load_dataset(path, target=target, overrides=overrides or None, single_class_ok=True)
     return ds, LabelledData(ds.X, ds.y)
 
 
@@ -199,17 +220,27 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
     from augment.config import from_dict
     from augment.io import check_writable
-    from augment.sampling import parse_counts
+    from augment.sampling import parse_counts, read_counts_file
     from augment.validate.gate import GateConfig, LabelledData, run_gate
 
-    config = from_dict(GateConfig, _project_params(args).get("validate"), where="validate")
+    try:
+        config = from_dict(GateConfig, _project_params(args).get("validate"), where="validate")
+    except ConfigError as err:
+        raise ConfigError(f"{project_source(args)}: {err}") from err
     check_writable(args.out, "gate", force=args.force)  # before the (slow) gate runs
-    real_ds, real = _read_labelled(args.real, args.target)
-    _, syn = _read_labelled(args.synthetic, args.target)
+    real_ds, real = _read_labelled(args.real, args.target, args)
+    _, syn = _read_labelled(args.synthetic, args.target, args)
     if args.holdout:
-        _, holdout = _read_labelled(args.holdout, args.target)
+        _, holdout = _read_labelled(args.holdout, args.target, args)
         source = f"--holdout {args.holdout}"
     else:
+        labels, per_class = np.unique(np.asarray(real.y).astype(str), return_counts=True)
+        if per_class.min() < 2 or len(real.y) * 0.2 < len(labels):
+            shown = dict(zip(labels.tolist(), per_class.tolist(), strict=True))
+            raise AugmentError(f"--real has {len(real.y)} rows ({shown} per class): too few to "
+                               "cut a 20% holdout "
+                               "with every class; pass --holdout with real rows the generator "
+                               "never saw")
         idx = np.arange(len(real.y))
         fit_idx, hold_idx = train_test_split(idx, test_size=0.2, stratify=real.y, random_state=0)
         pick = (lambda X, i: X.iloc[i].reset_index(drop=True)) if real.is_table else (
@@ -225,7 +256,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if args.counts:
         requested = parse_counts(args.counts)
     elif sidecar.is_file():
-        requested = json.loads(sidecar.read_text())
+        requested = read_counts_file(sidecar)
     else:
         labels, numbers = np.unique(syn.y.astype(str), return_counts=True)
         requested = dict(zip(labels.tolist(), numbers.tolist(), strict=True))
@@ -305,6 +336,7 @@ def _is_scores_file(path: Path) -> bool:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     import numpy as np
 
+    from augment.config import SEED, check_range
     from augment.downstream import (
         CLASSIFIERS,
         compare,
@@ -312,12 +344,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         plot_scores,
         training_sets,
     )
-    from augment.io import write_json
+    from augment.io import check_file_writable, write_json
+    from augment.sampling import read_counts_file
 
     unknown = [c for c in args.classifier or [] if c not in CLASSIFIERS]
     if unknown:
         raise AugmentError(f"unknown classifier {unknown[0]!r}; use {', '.join(CLASSIFIERS)}")
-    from augment.io import check_file_writable
+    for seed in args.seeds:
+        check_range(seed, SEED, "--seeds")
 
     out = Path(args.out)
     if out.suffix.lower() != ".json":
@@ -327,17 +361,17 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     check_file_writable(out, force=args.force, ours=_is_scores_file(out))
     if args.plot:
         check_file_writable(args.plot, force=args.force, ours=_is_scores_file(out))
-    _, train = _read_labelled(args.real, args.target)
-    _, test = _read_labelled(args.test, args.target)
+    _, train = _read_labelled(args.real, args.target, args)
+    _, test = _read_labelled(args.test, args.target, args)
     _like_training(train, test, f"--test {args.test}")
     synthetic, requested = {}, None
     for name, path in _named_paths(args.synthetic).items():
-        _, syn = _read_labelled(path, args.target)
+        _, syn = _read_labelled(path, args.target, args)
         _like_training(train, syn, f"--synthetic {name}")
         synthetic[name] = (syn.X, syn.y)
         sidecar = requested_counts_path(Path(path))
         if requested is None and sidecar.is_file():
-            requested = json.loads(sidecar.read_text())
+            requested = read_counts_file(sidecar)
     labels = np.asarray(train.y)
     counts = _baseline_counts(labels, synthetic, requested, args.counts)
     classifiers = args.classifier or (["hist_gradient_boosting", "random_forest"] if train.is_table
@@ -361,8 +395,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def cmd_publish(args: argparse.Namespace) -> int:
     from augment.publish import publish_version
+    from augment.workspace import check_name
 
-    tag = publish_version(args.dataset, repo=args.repo, push=not args.no_push)
+    tag = publish_version(check_name(args.dataset, "dataset"), repo=args.repo, push=not args.no_push)
     print(f"published {args.dataset} as {tag}")
     return 0
 
@@ -422,6 +457,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "--real, with a warning)")
     p.add_argument("--target", help="label column of tables")
     p.add_argument("--counts", metavar="A=N,B=M", help="rows per class that were requested")
+    p.add_argument("--drop", action="append", metavar="COLUMN", help="drop a column (repeatable)")
+    p.add_argument("--declare", action="append", metavar="COLUMN=KIND", help="declare a column's kind")
     p.add_argument("--out", required=True, help="report folder (new, empty, or a report written before)")
     p.add_argument("--params", help="parameter file whose validate section sets the thresholds "
                    "(default: ./params.yaml when present, else the built-in defaults)")
@@ -440,6 +477,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--classifier", action="append", metavar="NAME",
                    help="random_forest | hist_gradient_boosting | cnn (repeatable)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--drop", action="append", metavar="COLUMN", help="drop a column (repeatable)")
+    p.add_argument("--declare", action="append", metavar="COLUMN=KIND", help="declare a column's kind")
     p.add_argument("--out", required=True, help="scores as JSON")
     p.add_argument("--plot", help="bar chart of the scores (.png)")
     p.add_argument("--force", action="store_true", help="overwrite files at --out / --plot")
@@ -465,6 +504,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("augment: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `augment inspect ... | head`: the reader left; say nothing
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

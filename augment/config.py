@@ -158,7 +158,10 @@ def from_dict(cls: type[T], data: dict[str, Any] | None, where: str = "") -> T:
     for name, value in data.items():
         key = f"{where}.{name}" if where else name
         kwargs[name] = _check_type(value, hints[name], key)
-        check_range(kwargs[name], ranges.get(name, NON_NEGATIVE), key)
+        allowed = ranges.get(name, NON_NEGATIVE)
+        items = kwargs[name] if isinstance(kwargs[name], list | tuple) else [kwargs[name]]
+        for i, item in enumerate(items):
+            check_range(item, allowed, key if items is not kwargs[name] else f"{key}[{i}]")
     try:
         return cls(**kwargs)
     except TypeError as err:  # a required field is missing

@@ -22,5 +22,9 @@ class ModelError(AugmentError):
     """A model file is missing, corrupt, foreign, or the model is not fitted."""
 
 
+class StaleCheckpointError(ModelError):
+    """A checkpoint was written for other data or hyperparameters; it cannot be resumed."""
+
+
 class OutputExistsError(AugmentError):
     """An output path holds something this project did not write; nothing was changed."""

@@ -28,7 +28,6 @@ from augment.workspace import (
     INFO_FILE,
     MANIFEST_FILE,
     MODEL_CONFIG_FILE,
-    REPORT_FIGURES,
     REQUESTED_FILE,
 )
 
@@ -96,8 +95,6 @@ def _legacy_kind(path: Path) -> str | None:
                 return kind
         except OSError:
             continue
-    if path.name == REPORT_FIGURES and all(p.suffix == ".png" for p in path.iterdir()):
-        return "report-figures"
     return None
 
 
@@ -108,6 +105,7 @@ def check_writable(path: str | Path, kind: str, force: bool = False) -> None:
     `force` allows anything except a symlink or a path that is not a folder or file.
     """
     path = Path(path)
+    _check_parents(path)
     if path.is_symlink():
         raise OutputExistsError(f"{path} is a symbolic link; refusing to replace it")
     if not path.exists() or force:
@@ -129,11 +127,21 @@ def check_file_writable(path: str | Path, force: bool = False, ours: bool = Fals
     ours: the caller recognised the file as one it wrote (e.g. by its sidecar).
     """
     path = Path(path)
+    _check_parents(path)
     if path.is_dir():
         raise OutputExistsError(f"{path} is a folder; give a file path")
     if path.exists() and not (ours or force):
         raise OutputExistsError(f"{path} already exists; pick another path or pass --force to "
                                 "overwrite it")
+
+
+def _check_parents(path: Path) -> None:
+    """An AugmentError when the nearest existing ancestor of `path` is not a folder."""
+    for parent in path.absolute().parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise AugmentError(f"cannot create {path}: {parent} is a file, not a folder")
+            return
 
 
 def _make_parent(path: Path) -> None:
@@ -143,6 +151,8 @@ def _make_parent(path: Path) -> None:
         raise AugmentError(f"cannot create {path.parent}: a file is in the way ({err})") from err
     except PermissionError as err:
         raise AugmentError(f"cannot write under {path.parent}: permission denied") from err
+    except OSError as err:  # e.g. under /proc, a read-only filesystem
+        raise AugmentError(f"cannot create {path.parent}: {err.strerror or err}") from err
     if not os.access(path.parent, os.W_OK):
         raise AugmentError(f"cannot write under {path.parent}: permission denied")
 

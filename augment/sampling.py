@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from augment.errors import ConfigError
@@ -95,3 +96,23 @@ def parse_counts(text: str) -> dict[str, int]:
             raise ConfigError(f"count for class {label!r} must be an integer, got {number!r}") from err
     check_counts(result, "--counts")
     return result
+
+
+def read_counts_file(path: str | Path) -> dict[str, int]:
+    """{class: rows} from a requested-counts JSON file (requested.json, a .counts.json
+    sidecar); a missing, corrupt or malformed file is a DataError naming it."""
+    import json
+
+    from augment.errors import DataError
+
+    path = Path(path)
+    try:
+        counts = json.loads(path.read_text())
+    except FileNotFoundError as err:
+        raise DataError(f"{path} is missing; run the sample step again") from err
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise DataError(f"{path} is not a valid counts file ({err}); sample again") from err
+    if not isinstance(counts, dict) or not all(
+            isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in counts.values()):
+        raise DataError(f"{path} must map each class to a row count >= 0, got {counts!r:.200}")
+    return {str(k): v for k, v in counts.items()}

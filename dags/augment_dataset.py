@@ -104,6 +104,17 @@ def in_workspace(cfg: dict[str, Any]):
         raise AirflowFailException(str(err)) from err
 
 
+def share_cores(cfg: dict[str, Any]) -> None:
+    """Tell the torch tasks how many of them may run at once on this machine (at most
+    Airflow's core.parallelism, at most one per generator branch), so each takes its share
+    of the cores instead of all of them (`augment.threads`). $AUGMENT_THREADS or
+    $AUGMENT_PARALLEL_TASKS set by the deployment win."""
+    from airflow.configuration import conf
+
+    parallel = max(1, min(conf.getint("core", "parallelism"), len(cfg["generators"])))
+    os.environ.setdefault("AUGMENT_PARALLEL_TASKS", str(parallel))
+
+
 def is_versioned(workspace: Path) -> bool:
     """A git work tree with DVC initialised: publishing there tags a version."""
     if not (workspace / ".dvc").is_dir():
@@ -171,6 +182,7 @@ def prepare(cfg: dict[str, Any]) -> str:
 def train(cfg: dict[str, Any], generator: str, prepared: str) -> str:
     from pipelines.train import train as run
 
+    share_cores(cfg)
     with in_workspace(cfg) as (ws, params):
         log.info(run(ws, cfg["dataset"], generator, params))  # resumes from its checkpoints on a retry
         return str(ws.model(cfg["dataset"], generator))
@@ -180,6 +192,7 @@ def train(cfg: dict[str, Any], generator: str, prepared: str) -> str:
 def sample(cfg: dict[str, Any], generator: str, model: str) -> str:
     from pipelines.sample import sample as run
 
+    share_cores(cfg)
     with in_workspace(cfg) as (ws, params):
         log.info(run(ws, cfg["dataset"], generator, params))
         return str(ws.synthetic(cfg["dataset"], generator))

@@ -84,6 +84,13 @@ def run_params(base: dict[str, Any], conf: dict[str, Any]) -> dict[str, Any]:
     The sampling fields also go to `datasets.<dataset>.sample`, which params.yaml may use
     to override the global `sample` section for one dataset: the run's choice wins.
     """
+    from augment.errors import ConfigError
+
+    for key in ("overrides", "counts"):
+        if conf.get(key) is not None and not isinstance(conf[key], dict):
+            raise ConfigError(f"run parameter {key} must be a mapping, got {conf[key]!r}")
+    if conf.get("generators") is not None and not isinstance(conf["generators"], list):
+        raise ConfigError(f"run parameter generators must be a list, got {conf['generators']!r}")
     dataset = conf["dataset"]
     generators = list(conf.get("generators") or (base.get("pipeline") or {}).get("generators") or [])
     merged = deep_merge(base, tiny_overlay(generators) if conf.get("profile") == "tiny" else {})

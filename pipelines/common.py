@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from augment.errors import AugmentError
+from augment.errors import AugmentError, ConfigError
 from augment.workspace import PARAMS_FILE, Workspace, check_name
 from pipelines.params import load_params
 
@@ -42,14 +42,22 @@ def stage_main(description: str, run: Callable[..., object], argv: list[str] | N
     parser.add_argument("--params", help=f"parameter file (default: WORKSPACE/{PARAMS_FILE})")
     args = parser.parse_args(argv)
     setup_logging()
+    ws = Workspace(args.workspace)
+    source = Path(args.params) if args.params else ws.params_file
     try:
-        ws = Workspace(args.workspace)
-        params = load_params(Path(args.params) if args.params else ws.params_file)
-        names = (check_name(args.dataset, "dataset"),)
+        names = (check_name(args.dataset, "--dataset"),)
         if with_generator:
-            names += (check_name(args.generator, "generator"),)
+            names += (check_name(args.generator, "--generator"),)
+        params = load_params(source)
+    except AugmentError as err:
+        print(f"{parser.prog}: error: {err}", file=sys.stderr)
+        return 2
+    try:
         log.info("%s: %s", parser.prog, " ".join(names))
         result = run(ws, *names, params)
+    except ConfigError as err:  # a parameter: say which file it came from
+        print(f"{parser.prog}: error: {source}: {err}", file=sys.stderr)
+        return 2
     except AugmentError as err:
         print(f"{parser.prog}: error: {err}", file=sys.stderr)
         return 2

@@ -14,10 +14,11 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 
-from augment.config import from_dict
+from augment.config import SEED, Range, from_dict
 from augment.data.storage import read_split
 from augment.downstream import compare, macro_f1_change, plot_scores, training_sets
 from augment.io import write_json
@@ -37,6 +38,8 @@ class EvaluateParams:
         default_factory=lambda: ["hist_gradient_boosting", "random_forest"])
     image_classifiers: list[str] = field(default_factory=lambda: ["random_forest", "cnn"])
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
+
+    RANGES: ClassVar[dict[str, Range]] = {"seeds": SEED}
 
 
 def generator_outputs(ws: Workspace, dataset: str, params: dict) -> tuple[dict, dict[str, bool]]:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from augment.data import limit_per_class, load_dataset, stratified_split, thin_classes
 from augment.data.storage import split_filename, write_split
-from augment.errors import AugmentError
+from augment.errors import AugmentError, ConfigError
 from augment.io import atomic_dir, write_json
 from augment.workspace import INFO_FILE, SCHEMA_FILE, Workspace
 from pipelines.common import setup_logging
@@ -63,12 +63,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--params", help="parameter file (default: WORKSPACE/params.yaml)")
     args = parser.parse_args(argv)
     setup_logging()
+    ws = Workspace(args.workspace)
+    source = Path(args.params) if args.params else ws.params_file
     try:
-        ws = Workspace(args.workspace)
-        params = load_params(Path(args.params) if args.params else ws.params_file)
+        params = load_params(source)
         names = args.dataset or list(params.get("datasets") or {})
-        for name in names:  # a bad key in any section fails now, not after training
-            check_params(params, name)
+        try:
+            for name in names:  # a bad key in any section fails now, not after training
+                check_params(params, name)
+        except ConfigError as err:
+            raise ConfigError(f"{source}: {err}") from err
         for name in names:
             out = prepare(ws, name, params)
             print(f"prepared {name} -> {out}")

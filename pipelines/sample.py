@@ -16,6 +16,7 @@ from augment.data.storage import write_labelled
 from augment.generators import load_generator
 from augment.io import atomic_dir, write_json
 from augment.sampling import policy_counts
+from augment.threads import configure_threads
 from augment.workspace import REQUESTED_FILE, SAMPLES_IMAGES, SAMPLES_TABLE, Workspace
 from pipelines.common import stage_main
 from pipelines.params import sample_params
@@ -28,6 +29,7 @@ def requested_counts(dataset: str, params: dict, train_counts: dict) -> dict:
 
 
 def sample(ws: Workspace, dataset: str, generator: str, params: dict) -> str:
+    configure_threads()
     model = load_generator(ws.model(dataset, generator))
     train_counts = dict(zip(model.classes_, model.info_.class_counts, strict=True))
     counts = requested_counts(dataset, params, train_counts)

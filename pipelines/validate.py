@@ -11,12 +11,12 @@ the others.
 
 from __future__ import annotations
 
-import json
 import sys
 
 from augment.config import from_dict
 from augment.data.storage import read_split
 from augment.io import write_json
+from augment.sampling import read_counts_file
 from augment.validate.gate import GateConfig, LabelledData, run_gate
 from augment.validate.verdict import GateReport
 from augment.workspace import Workspace
@@ -39,7 +39,7 @@ def run_validation(ws: Workspace, dataset: str, generator: str, params: dict) ->
     train = read_split(ws.split(dataset, "train"))
     val = read_split(ws.split(dataset, "val"))
     syn = read_split(ws.samples(dataset, generator))
-    requested = json.loads(ws.requested(dataset, generator).read_text())
+    requested = read_counts_file(ws.requested(dataset, generator))
     report = run_gate(LabelledData(train.X, train.y), LabelledData(syn.X, syn.y),
                       LabelledData(val.X, val.y), requested, ws.gate(dataset, generator),
                       config, schema=train.schema, target=train.target or "label",

@@ -266,5 +266,8 @@ def test_airflow_local_drives_the_real_scheduler(tmp_path):
     assert "per_generator.train[1]" in done.stdout and "published manifest:" in done.stdout
     assert (home / "workspace/data/published/digits/manifest.json").is_file()
     assert processes_with_env(f"AIRFLOW_HOME={home}") == [], "the local Airflow is still running"
+    assert home.stat().st_mode & 0o777 == 0o700  # secrets are this user's alone
+    passwords = home / "simple_auth_manager_passwords.json.generated"
+    assert passwords.stat().st_mode & 0o077 == 0 and not (home / ".api-auth-header").exists()
     with socket.socket() as probe:
         assert probe.connect_ex(("127.0.0.1", port)) != 0  # the api-server is gone

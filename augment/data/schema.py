@@ -31,6 +31,40 @@ KINDS: tuple[str, ...] = ("continuous", "integer", "categorical", "datetime", "i
 MIN_ROWS_FOR_ID = 20
 
 
+# Characters of one value (a cell, a category, a label, a name) that `augment inspect`
+# shows: a 5 MB text cell would otherwise flood the terminal.
+CELL_WIDTH = 40
+ELLIPSIS = "..."
+
+
+def clip(value: Any, width: int = CELL_WIDTH) -> str:
+    """`value` as text of at most `width` characters; longer text is cut and ends in '...'."""
+    text = str(value)
+    return text if len(text) <= width else text[: width - len(ELLIPSIS)] + ELLIPSIS
+
+
+def clip_strings(value: Any, width: int = CELL_WIDTH) -> tuple[Any, int]:
+    """A copy of a JSON-like `value` with every string (and mapping key) longer than `width`
+    cut by `clip`; returns (copy, how many strings were cut). A cut key that would collide
+    with another key is kept whole."""
+    if isinstance(value, str):
+        return (value, 0) if len(value) <= width else (clip(value, width), 1)
+    if isinstance(value, dict):
+        out: dict[Any, Any] = {}
+        cut = 0
+        for key, item in value.items():
+            new_key, n_key = clip_strings(key, width) if isinstance(key, str) else (key, 0)
+            if new_key in out or (n_key and new_key in value):
+                new_key, n_key = key, 0
+            out[new_key], n_item = clip_strings(item, width)
+            cut += n_key + n_item
+        return out, cut
+    if isinstance(value, list | tuple):
+        pairs = [clip_strings(item, width) for item in value]
+        return [p[0] for p in pairs], sum(p[1] for p in pairs)
+    return value, 0
+
+
 def to_python(value: Any) -> Any:
     """Turn numpy / pandas scalars into plain JSON-serialisable Python values."""
     if isinstance(value, np.generic):
@@ -106,7 +140,14 @@ class TableSchema:
 
     @classmethod
     def load(cls, path: str | Path) -> TableSchema:
-        return cls.from_json(Path(path).read_text())
+        try:
+            text = Path(path).read_text()
+        except (OSError, UnicodeDecodeError) as err:
+            raise DataError(f"cannot read schema {path}: {err}") from err
+        try:
+            return cls.from_json(text)
+        except DataError as err:
+            raise DataError(f"{path}: {err}") from err
 
 
 def _looks_like_datetime(values: pd.Series) -> bool:
@@ -118,13 +159,83 @@ def _looks_like_datetime(values: pd.Series) -> bool:
     return bool(parsed.notna().all())
 
 
-def infer_column(series: pd.Series) -> ColumnSpec:
-    """Infer the ColumnSpec of one column. An all-missing column is a DataError."""
+def _as_number(value: Any) -> float | None:
+    """`value` as a float when it is a number or a text that reads as one, else None."""
+    if isinstance(value, bool | np.bool_):
+        return None
+    if isinstance(value, int | float | np.integer | np.floating):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None
+
+
+def mixed_examples(values: pd.Series) -> tuple[Any, Any] | None:
+    """(a numeric value, a non-numeric value) of a text/object column holding both, else None.
+
+    A column read from CSV as text because one cell is not a number (1.5, 2.0, "hello") is
+    a data error, not a category set: it is reported unless the user declares its kind.
+    Only texts that start like a number (a digit, sign, point, "inf" or "nan") are parsed,
+    so an all-text column of a million IDs costs one vectorised pass.
+    """
+    values = values.dropna()
+    numbers: list[Any] = []
+    others: list[Any] = []
+    texts = values
+    if values.dtype == object:  # Python objects: numbers and texts may both be there
+        is_text = values.map(lambda v: isinstance(v, str)).astype(bool)
+        for value in pd.unique(values[~is_text]):
+            (numbers if _as_number(value) is not None else others).append(value)
+        texts = values[is_text].astype(str)
+    if len(texts):
+        starts = texts.str.lstrip().str[:1].isin(list("0123456789+-.iInN"))
+        others += texts[~starts].head(1).tolist()
+        for value in texts[starts]:
+            if numbers and others:
+                break
+            (numbers if _as_number(value) is not None else others).append(value)
+    if numbers and others:
+        return to_python(numbers[0]), to_python(others[0])
+    return None
+
+
+def _check_values(series: pd.Series, name: str) -> None:
+    """DataError for values no generator can model: infinities, numbers mixed with text."""
+    values = series.dropna()
+    if pd.api.types.is_float_dtype(series):
+        infinite = int(np.isinf(values.to_numpy(dtype=float)).sum())
+        if infinite:
+            raise DataError(
+                f"column {name!r}: {infinite} of {len(series)} rows hold an infinite value "
+                f"(inf/-inf); clean them (e.g. leave the cells empty to mark them missing) or "
+                f"declare the column's kind (--declare {name}=categorical)")
+    elif not (pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series)
+              or isinstance(series.dtype, pd.CategoricalDtype)):  # a Categorical is declared
+        found = mixed_examples(values)
+        if found:
+            number, text = found
+            raise DataError(
+                f"column {name!r} mixes numbers and text (e.g. {number!r} and {text!r}); clean "
+                f"it or declare its kind (--declare {name}=categorical, or "
+                f"declare: {{{name}: categorical}} in params.yaml)")
+
+
+def infer_column(series: pd.Series, check: bool = True) -> ColumnSpec:
+    """Infer the ColumnSpec of one column. An all-missing column is a DataError.
+
+    check: raise a DataError naming the column for infinite values or numbers mixed with
+    text (off for a column whose kind the user declares).
+    """
     name = str(series.name)
     n = len(series)
     nulls = int(series.isna().sum())
     if n == 0 or nulls == n:
         raise DataError(f"column {name!r} has no values (all {n} rows are missing); drop it")
+    if check:
+        _check_values(series, name)
     common = dict(name=name, dtype=str(series.dtype), nullable=nulls > 0, null_rate=nulls / n)
     values = series.dropna()
     if isinstance(series.dtype, pd.CategoricalDtype):  # keep the declared order and set
@@ -164,19 +275,42 @@ def _sorted_unique(values: pd.Series) -> list[Any]:
         return sorted(unique, key=str)
 
 
-def infer_schema(X: pd.DataFrame, target: str | None = None) -> TableSchema:
+def infer_schema(X: pd.DataFrame, target: str | None = None,
+                 declared: dict[str, str] | None = None, check: bool = True) -> TableSchema:
     """Infer the schema of the feature table `X` (target column excluded by the caller).
 
     Datetime stored as text is parsed when the column is modelled; ID-like columns are
     reported in `notes` and must be dropped or declared (see `apply_overrides`).
+
+    declared: {column: kind} the user declared; those columns take that kind and skip
+        the checks for infinite values and numbers mixed with text.
+    check: run those checks on the other columns (off for tables this project wrote from
+        a modelled table, e.g. synthetic rows of a column declared categorical).
     """
+    declared = dict(declared or {})
+    check_overrides(list(map(str, X.columns)), declared)
+    if "drop" in declared.values():
+        raise DataError("infer_schema takes declared kinds only; drop columns before")
     if X.shape[0] == 0:
         raise DataError("the table has no rows")
     if X.shape[1] == 0:
         raise DataError("the table has no feature columns besides the target")
-    columns = [infer_column(X[name]) for name in X.columns]
+    duplicated = sorted({str(c) for c in X.columns[X.columns.duplicated()]})
+    if duplicated:
+        raise DataError(f"the table has duplicated column names {duplicated}; rename them")
+    columns = []
+    for name in X.columns:
+        kind = declared.get(str(name))
+        spec = infer_column(X[name], check=check and kind is None)
+        if kind is not None and kind != spec.kind:
+            spec = _redeclare(X[name], spec, kind)
+        elif kind in ("continuous", "integer"):
+            _check_values(X[name], spec.name)  # an infinity cannot be declared numeric
+        columns.append(spec)
     notes = []
     for spec in columns:
+        if spec.name in declared:
+            continue
         if spec.kind == "id":
             notes.append(
                 f"column {spec.name!r} looks like an ID (every value is unique): drop it "
@@ -185,6 +319,24 @@ def infer_schema(X: pd.DataFrame, target: str | None = None) -> TableSchema:
         elif spec.kind == "datetime":
             notes.append(f"column {spec.name!r} is a datetime: modelled as continuous time")
     return TableSchema(columns=columns, target=target, notes=notes)
+
+
+def check_overrides(names: list[str], overrides: Any) -> None:
+    """DataError naming the problem unless `overrides` maps columns of `names` to "drop" or
+    a kind, and leaves at least one column."""
+    if not isinstance(overrides, dict):
+        raise DataError(f"schema overrides must be a mapping {{column: 'drop' | kind}}, got "
+                        f"{overrides!r}")
+    for name, kind in overrides.items():
+        if name not in names:
+            raise DataError(f"schema override names unknown column {name!r}; columns: {names}")
+        if not isinstance(kind, str) or (kind != "drop" and kind not in KINDS):
+            raise DataError(
+                f"schema override for {name!r} must be 'drop' or one of {list(KINDS)}, got {kind!r}"
+            )
+    drop = [n for n, k in overrides.items() if k == "drop"]
+    if names and len(set(drop)) >= len(set(names)):
+        raise DataError(f"no feature columns left after dropping {drop}; keep at least one")
 
 
 def apply_overrides(X: pd.DataFrame, schema: TableSchema, overrides: dict[str, str]) -> tuple[
@@ -202,14 +354,7 @@ def apply_overrides(X: pd.DataFrame, schema: TableSchema, overrides: dict[str, s
     Returns:
         the table without dropped columns and the schema that describes it.
     """
-    known = set(schema.names)
-    for name, kind in overrides.items():
-        if name not in known:
-            raise DataError(f"schema override names unknown column {name!r}; columns: {schema.names}")
-        if kind != "drop" and kind not in KINDS:
-            raise DataError(
-                f"schema override for {name!r} must be 'drop' or one of {list(KINDS)}, got {kind!r}"
-            )
+    check_overrides(schema.names, overrides)
     drop = [n for n, k in overrides.items() if k == "drop"]
     X = X.drop(columns=drop)
     columns = []
@@ -229,7 +374,13 @@ def _redeclare(series: pd.Series, spec: ColumnSpec, kind: str) -> ColumnSpec:
     if kind in ("continuous", "integer"):
         numeric = pd.to_numeric(values, errors="coerce")
         if numeric.isna().any():
-            raise DataError(f"column {spec.name!r} cannot be declared {kind}: it holds non-numbers")
+            bad = values[numeric.isna()].iloc[0]
+            raise DataError(f"column {spec.name!r} cannot be declared {kind}: it holds non-numbers "
+                            f"(e.g. {to_python(bad)!r})")
+        infinite = int(np.isinf(numeric.to_numpy(dtype=float)).sum())
+        if infinite:
+            raise DataError(f"column {spec.name!r} cannot be declared {kind}: it holds {infinite} "
+                            "infinite value(s); clean them or declare it categorical")
         return replace(spec, kind=kind, categories=None, min=float(numeric.min()),
                        max=float(numeric.max()))
     if kind == "datetime":

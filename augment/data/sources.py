@@ -6,7 +6,9 @@ source raises `DataError` naming the problem.
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -14,7 +16,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from augment.data.schema import TableSchema, apply_overrides, infer_schema
+from augment.data.schema import TableSchema, check_overrides, infer_schema
 from augment.errors import DataError
 
 Modality = Literal["table", "image"]
@@ -99,13 +101,21 @@ def make_dataset(
 ) -> Dataset:
     """Check and wrap features and labels into a Dataset (schema inferred if absent)."""
     y = np.asarray(y)
+    if y.ndim != 1:
+        raise DataError(f"dataset {name!r}: labels must be one-dimensional, got shape {y.shape}")
     if len(y) == 0:
         raise DataError(f"dataset {name!r} has no rows")
     if len(X) != len(y):
         raise DataError(f"dataset {name!r}: {len(X)} feature rows but {len(y)} labels")
-    if pd.isna(pd.Series(y)).any():
-        missing = int(pd.isna(pd.Series(y)).sum())
+    labels = pd.Series(y, dtype=object if y.dtype == object else None)
+    missing = int(pd.isna(labels).sum())
+    if missing == len(y):
+        where = f"the target column {target!r}" if target else "the labels"
+        raise DataError(f"dataset {name!r}: {where} has no values (all {missing} rows are missing)")
+    if missing:
         raise DataError(f"dataset {name!r}: {missing} rows have no label; remove them first")
+    if y.dtype == object:
+        _check_label_types(name, labels)
     classes = sorted(np.unique(y).tolist(), key=lambda v: (str(type(v)), v))
     if isinstance(X, pd.DataFrame):
         modality: Modality = "table"
@@ -113,8 +123,17 @@ def make_dataset(
             schema = infer_schema(X, target)
     else:
         modality = "image"
+        X = np.asarray(X)
         if X.ndim not in (3, 4):
             raise DataError(f"images must be [N,H,W] or [N,C,H,W], got shape {X.shape}")
+        if X.dtype.kind not in "biuf":
+            raise DataError(f"dataset {name!r}: image pixels must be numbers, got dtype {X.dtype}")
+        if np.issubdtype(X.dtype, np.floating):
+            nan, inf = int(np.isnan(X).sum()), int(np.isinf(X).sum())
+            if nan or inf:
+                bad = np.flatnonzero(~np.isfinite(X.reshape(len(X), -1)).all(axis=1))
+                raise DataError(f"dataset {name!r}: {len(bad)} image(s) hold {nan} NaN and {inf} "
+                                f"infinite pixel(s) (first: image {int(bad[0])}); clean them")
     return Dataset(name, modality, X, y, classes, target, schema, fingerprint(X, y, target))
 
 
@@ -127,8 +146,41 @@ def require_two_classes(ds: Dataset) -> Dataset:
     return ds
 
 
+def _label_group(value: object) -> str:
+    if isinstance(value, bool | np.bool_):
+        return "bool"
+    if isinstance(value, int | float | np.number):
+        return "number"
+    return "text" if isinstance(value, str) else type(value).__name__
+
+
+def _check_label_types(name: str, labels: pd.Series) -> None:
+    """DataError when labels mix kinds of values (1 and "a"): they cannot be ordered."""
+    examples: dict[str, object] = {}
+    for value in pd.unique(labels):
+        examples.setdefault(_label_group(value), value)
+        if len(examples) > 1:
+            (a, first), (b, second) = list(examples.items())[:2]
+            raise DataError(f"dataset {name!r}: the labels mix {a} and {b} values (e.g. "
+                            f"{_plain(first)!r} and {_plain(second)!r}); make them one type")
+
+
+def _source_text(source: object) -> str:
+    """`source` as text: a str or an os.PathLike (pathlib.Path); anything else is a DataError."""
+    if isinstance(source, os.PathLike):
+        source = os.fspath(source)
+        source = source.decode(errors="replace") if isinstance(source, bytes) else source
+    if not isinstance(source, str):
+        raise DataError(f"a dataset source must be a str or pathlib.Path (a .csv/.parquet/.npz "
+                        f"file, an image folder, or builtin:NAME), got {type(source).__name__} "
+                        f"{str(source)[:60]!r}")
+    if not source.strip():
+        raise DataError("the dataset source is empty: give a file, an image folder or builtin:NAME")
+    return source
+
+
 def load_dataset(
-    source: str,
+    source: str | os.PathLike,
     target: str | None = None,
     overrides: dict[str, str] | None = None,
     single_class_ok: bool = False,
@@ -137,39 +189,48 @@ def load_dataset(
 
     Args:
         source: "builtin:digits" | "builtin:breast_cancer" | "builtin:iris", or a path
-            to a .csv / .parquet table, an .npz holding arrays X and y, or a folder of
-            images with one subfolder per class.
+            (str or pathlib.Path) to a .csv / .parquet table, an .npz holding arrays X and
+            y, or a folder of images with one subfolder per class.
         target: the label column of a table (required for CSV and parquet).
-        overrides: table schema overrides {column: "drop" | kind}.
+        overrides: table schema overrides {column: "drop" | kind}. A declared column
+            takes that kind even where inference would refuse it (numbers mixed with text).
         single_class_ok: accept a target with one class (e.g. a synthetic set that only
             tops up the minority class); training data needs at least two.
     """
+    source = _source_text(source)
     if source.startswith("builtin:"):
-        ds = _load_builtin(source.removeprefix("builtin:"))
+        name, X, y, target = _load_builtin(source.removeprefix("builtin:"))
     else:
         path = Path(source)
         if not path.exists():
             raise DataError(f"no such file or folder: {source}")
         if path.is_dir():
-            ds = _load_image_folder(path)
+            name, X, y, target = _load_image_folder(path)
         elif path.suffix.lower() in TABLE_SUFFIXES:
-            ds = _load_table(path, target)
+            name, X, y, target = _load_table(path, target)
         elif path.suffix.lower() == ".npz":
-            ds = _load_npz(path)
+            name, X, y, target = _load_npz(path)
         else:
             raise DataError(
                 f"unsupported file type {path.suffix!r} for {source}; expected one of "
                 f"{', '.join(TABLE_SUFFIXES + ('.npz',))} or a folder of class subfolders"
             )
+    schema = None
     if overrides:
-        if ds.modality != "table":
-            raise DataError("schema overrides apply to tables only")
-        X, schema = apply_overrides(ds.X, ds.schema, overrides)
-        ds = make_dataset(ds.name, X, ds.y, target=ds.target, schema=schema)
+        if not isinstance(X, pd.DataFrame):
+            raise DataError("schema overrides (--drop, --declare) apply to tables only")
+        check_overrides(list(X.columns), overrides)
+        X = X.drop(columns=[c for c, kind in overrides.items() if kind == "drop"])
+        declared = {c: kind for c, kind in overrides.items() if kind != "drop"}
+        schema = infer_schema(X, target, declared=declared)
+    ds = make_dataset(name, X, y, target=target, schema=schema)
     return ds if single_class_ok else require_two_classes(ds)
 
 
-def _load_builtin(name: str) -> Dataset:
+Raw = tuple[str, pd.DataFrame | np.ndarray, np.ndarray, str | None]  # name, X, y, target
+
+
+def _load_builtin(name: str) -> Raw:
     from sklearn import datasets
 
     if name not in BUILTIN:
@@ -177,42 +238,71 @@ def _load_builtin(name: str) -> Dataset:
     if name == "digits":
         bunch = datasets.load_digits()
         # values are whole numbers 0..16; uint8 keeps them exact and small
-        return make_dataset(name, bunch.images.astype(np.uint8), bunch.target.astype(np.int64))
+        return name, bunch.images.astype(np.uint8), bunch.target.astype(np.int64), None
     bunch = getattr(datasets, f"load_{name}")(as_frame=True)
     X = bunch.data.copy()
     y = np.asarray(bunch.target_names)[bunch.target.to_numpy()].astype(object)
-    return make_dataset(name, X, y, target="target")
+    return name, X, y, "target"
+
+
+def _csv_header(path: Path) -> list[str] | None:
+    """The raw header row of a CSV (pandas renames a repeated name `x` to `x.1`)."""
+    with open(path, newline="", encoding="utf-8", errors="replace") as handle:
+        row = next(csv.reader(handle, skipinitialspace=True), None)
+    return None if row is None else [name.strip() for name in row]
+
+
+def _check_unique_columns(path: Path, names: list[str]) -> None:
+    seen: dict[str, int] = {}
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+    repeated = {name: n for name, n in seen.items() if n > 1}
+    if repeated:
+        shown = ", ".join(f"{name!r} ({n} times)" for name, n in repeated.items())
+        raise DataError(f"{path.name} has duplicated column names: {shown}; give every column "
+                        "its own name")
 
 
 def _read_table(path: Path) -> pd.DataFrame:
+    if path.stat().st_size == 0:
+        raise DataError(f"{path} is empty (0 bytes)")
     try:
         if path.suffix.lower() == ".csv":
+            header = _csv_header(path)
+            if header:
+                _check_unique_columns(path, header)
             df = pd.read_csv(path, skipinitialspace=True, na_values=["?"])
         else:
             df = pd.read_parquet(path)
+    except DataError:
+        raise
     except Exception as err:  # pandas/pyarrow raise many types for unreadable files
         raise DataError(f"cannot read {path}: {err}") from err
     df.columns = [str(c).strip() for c in df.columns]
+    _check_unique_columns(path, list(df.columns))  # parquet, or names equal once stripped
     for column in df.columns:  # stray spaces around text values (e.g. the Adult table)
         if pd.api.types.is_string_dtype(df[column]) or df[column].dtype == object:
             df[column] = df[column].map(lambda v: v.strip() if isinstance(v, str) else v)
     return df
 
 
-def _load_table(path: Path, target: str | None) -> Dataset:
+def _load_table(path: Path, target: str | None) -> Raw:
     if target is None:
         raise DataError(f"{path.name}: name the target column (--target COL)")
     df = _read_table(path)
-    if df.empty:
-        raise DataError(f"{path} has no rows")
     if target not in df.columns:
         raise DataError(f"target column {target!r} not in {path.name}; columns: {list(df.columns)}")
+    if df.empty:
+        raise DataError(f"{path} has no rows (only a header)")
+    if df.shape[1] == 1:
+        raise DataError(f"{path.name}: no feature columns left: the table holds only the target "
+                        f"column {target!r}")
     y = df[target].to_numpy()
     X = df.drop(columns=[target])
-    return make_dataset(path.stem, X, y, target=target)
+    return path.stem, X, y, target
 
 
-def _load_npz(path: Path) -> Dataset:
+def _load_npz(path: Path) -> Raw:
     try:
         with np.load(path, allow_pickle=False) as data:
             missing = {"X", "y"} - set(data.files)
@@ -222,36 +312,38 @@ def _load_npz(path: Path) -> Dataset:
     except DataError:
         raise
     except Exception as err:
-        raise DataError(f"cannot read {path} as NPZ: {err}") from err
+        raise DataError(f"cannot read {path} as NPZ (arrays X and y, no pickled objects): "
+                        f"{err}") from err
     if X.ndim == 2:
         table = pd.DataFrame(X, columns=[f"x{i}" for i in range(X.shape[1])])
-        return make_dataset(path.stem, table, y, target="y")
-    return make_dataset(path.stem, X, y)
+        return path.stem, table, y, "y"
+    return path.stem, X, y, None
 
 
-def _load_image_folder(path: Path) -> Dataset:
+def _load_image_folder(path: Path) -> Raw:
     from PIL import Image, UnidentifiedImageError
 
-    class_dirs = sorted(p for p in path.iterdir() if p.is_dir())
+    class_dirs = sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not class_dirs:
         raise DataError(f"{path} has no class subfolders (expected {path}/<class>/<image>.png)")
     images, labels, shapes = [], [], {}
     for class_dir in class_dirs:
         files = sorted(f for f in class_dir.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
+        if not files:
+            raise DataError(f"class folder {class_dir} has no images ({', '.join(IMAGE_SUFFIXES)}); "
+                            "add some or remove the folder")
         for file in files:
             try:
                 with Image.open(file) as img:
                     arr = np.asarray(img.convert("L") if img.mode in ("1", "P", "LA") else img)
-            except (UnidentifiedImageError, OSError) as err:
+            except (UnidentifiedImageError, OSError, ValueError) as err:
                 raise DataError(f"cannot read image {file}: {err}") from err
             if arr.ndim == 3:  # [H, W, C] -> [C, H, W]
                 arr = arr.transpose(2, 0, 1)
             shapes.setdefault((arr.shape, arr.dtype.str), file)
             images.append(arr)
             labels.append(class_dir.name)
-    if not images:
-        raise DataError(f"{path} has no images ({', '.join(IMAGE_SUFFIXES)})")
     if len(shapes) > 1:
         found = "; ".join(f"{s} {d} (e.g. {f.relative_to(path)})" for (s, d), f in shapes.items())
         raise DataError(f"images in {path} have mixed shapes: {found}; resize them to one shape")
-    return make_dataset(path.name, np.stack(images), np.asarray(labels, dtype=object))
+    return path.name, np.stack(images), np.asarray(labels, dtype=object), None

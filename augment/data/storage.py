@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from augment.data.schema import TableSchema
+from augment.data.schema import TableSchema, infer_schema
 from augment.data.sources import Dataset, make_dataset
 from augment.errors import DataError
 
@@ -56,13 +56,27 @@ def read_split(path: str | Path, name: str | None = None) -> Dataset:
             frame = pd.read_parquet(path)
         except Exception as err:
             raise DataError(f"cannot read {path}: {err}") from err
+        if len(frame.columns) < 2:
+            raise DataError(f"{path} holds {len(frame.columns)} column(s); a split needs features "
+                            "and a target column")
         target = schema.target if schema else frame.columns[-1]
         if target not in frame.columns:
             raise DataError(f"{path} lacks the target column {target!r}")
         y = frame[target].to_numpy()
         X = frame.drop(columns=[target])
+        if schema is None:  # rows this project wrote (e.g. samples): kinds were declared upstream
+            schema = infer_schema(X, target, check=False)
         return make_dataset(name or path.stem, X, y, target=target, schema=schema)
     if path.suffix == ".npz":
-        with np.load(path, allow_pickle=False) as data:
-            return make_dataset(name or path.stem, data["X"], data["y"])
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                missing = {"X", "y"} - set(data.files)
+                if missing:
+                    raise DataError(f"{path} lacks arrays {sorted(missing)}; found {data.files}")
+                X, y = data["X"], data["y"]
+        except DataError:
+            raise
+        except Exception as err:
+            raise DataError(f"cannot read {path} as NPZ: {err}") from err
+        return make_dataset(name or path.stem, X, y)
     raise DataError(f"unsupported split file {path} (expected .parquet or .npz)")

@@ -71,7 +71,13 @@ class TableTransformer:
         """Learn the encoding of every column of `X` (described by `schema`)."""
         if not isinstance(X, pd.DataFrame):
             raise DataError(f"TableTransformer expects a DataFrame, got {type(X).__name__}")
+        odd = [c for c in X.columns if not isinstance(c, str)]
+        if odd:
+            raise DataError(f"column names must be text, got {odd[0]!r} "
+                            f"({type(odd[0]).__name__}); rename the columns")
         schema = schema or infer_schema(X)
+        if not schema.columns:
+            raise DataError("no feature columns left: the schema describes no column")
         blocked = schema.unmodellable()
         if blocked:
             raise DataError(" ; ".join(schema.notes) or f"ID-like columns {[c.name for c in blocked]}")
@@ -108,7 +114,15 @@ class TableTransformer:
                 columns.append(np.asarray(values, dtype=float))
             else:
                 columns.append(pd.to_numeric(series, errors="coerce").to_numpy(dtype=float))
-        return np.column_stack(columns)
+        values = np.column_stack(columns)
+        infinite = np.isinf(values).sum(axis=0)
+        if infinite.any():
+            names = [s.name for s in self.schema_.columns if s.kind != "categorical"]
+            found = ", ".join(f"{name!r} ({int(n)} rows)" for name, n in
+                              zip(names, infinite, strict=True) if n)
+            raise DataError(f"infinite values (inf/-inf) in column(s) {found}; clean them or "
+                            "declare those columns categorical")
+        return values
 
     def _build_spans(self) -> list[Span]:
         spans, start = [], 0

@@ -55,7 +55,7 @@ from torch import nn
 from augment.config import AT_LEAST_ONE, POSITIVE, SEED, Range, from_dict
 from augment.data.schema import TableSchema, to_python
 from augment.data.transformers import ImageTransformer, Span, TableTransformer
-from augment.errors import AugmentError, ConfigError, DataError, ModelError
+from augment.errors import AugmentError, ConfigError, DataError, ModelError, StaleCheckpointError
 from augment.workspace import CHECKPOINT_FILE, CURVE_FILE, MODEL_CONFIG_FILE, WEIGHTS_FILE
 
 FORMAT = "augment-generator"
@@ -67,6 +67,9 @@ MAX_LOG_LINES = 20  # epoch summaries logged per fit when no progress bar is dra
 # Config fields that say how to run a fit, not what to learn: a checkpoint may be resumed
 # with other values of these.
 RUN_OPTIONS = frozenset({"device", "checkpoint_every", "progress"})
+# Entries of config.json that `_from_saved` needs.
+CONFIG_KEYS = ("family", "config", "resolved", "params", "classes", "label_dtype", "info",
+               "transformer")
 FIT_FACTS = ("augment_version", "torch_version", "fit_device", "fitted_at", "fit_seconds")
 
 log = logging.getLogger("augment.generators")
@@ -346,7 +349,7 @@ class Generator(ABC):
             raise ModelError(f"cannot read checkpoint {path}: {err}") from err
         if (state.get("hyperparameters") != self._hyper_key()
                 or state.get("fingerprint") != self._data_key()):
-            raise ModelError(
+            raise StaleCheckpointError(
                 f"checkpoint {path} was written for other data or params; "
                 "remove it or use another directory"
             )
@@ -536,12 +539,23 @@ def load_generator(path: str | Path) -> Generator:
                 if config.get("format_version") == 1 else "")
         raise ModelError(f"{path} has format version {config.get('format_version')}; "
                          f"this version reads {FORMAT_VERSION}{hint}")
+    missing = [key for key in CONFIG_KEYS if key not in config]
+    if missing:
+        raise ModelError(f"{config_file} lacks the {', '.join(repr(k) for k in missing)} "
+                         f"{'entry' if len(missing) == 1 else 'entries'}: it is incomplete or was "
+                         "edited; save the model again")
     try:
         tensors = load_file(str(weights_file))
     except (SafetensorError, OSError, ValueError) as err:
         raise ModelError(f"{weights_file} is corrupt: {err}") from err
     curve_file = path / CURVE_FILE
-    curve = json.loads(curve_file.read_text()) if curve_file.is_file() else []
+    try:
+        curve = json.loads(curve_file.read_text()) if curve_file.is_file() else []
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ModelError(f"{curve_file} is not valid JSON ({err}); delete it (the training curve "
+                         "is not needed to sample) or save the model again") from err
+    if not isinstance(curve, list):
+        raise ModelError(f"{curve_file} must hold a list of epoch rows")
     try:
         return generator_class(config["family"])._from_saved(config, tensors, curve)
     except (KeyError, RuntimeError, TypeError, AugmentError) as err:

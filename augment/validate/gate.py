@@ -31,6 +31,8 @@ from augment.validate import metrics as mx
 from augment.validate.verdict import Check, GateReport
 from augment.workspace import SUITE_FILE, VALIDATION_FILE
 
+MIN_REAL_ROWS, MIN_HOLDOUT_ROWS = 20, 10  # below these the metrics are noise or fail
+
 
 @dataclass(frozen=True)
 class GateConfig:
@@ -83,6 +85,12 @@ def _check_inputs(real: LabelledData, syn: LabelledData, holdout: LabelledData) 
         raise DataError("real, holdout and synthetic data must all be tables or all be images")
     if len(syn.y) == 0:
         raise DataError("the synthetic set is empty")
+    for name, part, least in (("real training", real, MIN_REAL_ROWS), ("real holdout", holdout,
+                                                                        MIN_HOLDOUT_ROWS)):
+        if len(part.y) < least:
+            raise DataError(f"the {name} set has {len(part.y)} rows; the gate's metrics need at "
+                            f"least {least} (detection, privacy and utility are not measurable "
+                            "on fewer)")
 
 
 def class_matched(real: LabelledData, syn_y: np.ndarray, seed: int = 0) -> LabelledData:
