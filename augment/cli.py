@@ -156,7 +156,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
 def cmd_sample(args: argparse.Namespace) -> int:
     from augment.data.storage import write_labelled
     from augment.generators import load_generator
-    from augment.io import atomic_file, check_file_writable
+    from augment.io import atomic_file, check_file_writable, write_json
     from augment.sampling import parse_counts, policy_counts
 
     seed = args.seed
@@ -182,6 +182,9 @@ def cmd_sample(args: argparse.Namespace) -> int:
     # a file with our counts sidecar beside it was written by `augment sample`
     check_file_writable(out, force=args.force, ours=requested_counts_path(out).is_file())
     X, y = generator.sample(counts, seed=seed)
+    # The sidecar first: a kill between the two leaves a samples file with its sidecar
+    # (recognised as ours by the rerun) or no samples file, never a file that looks foreign.
+    write_json(requested_counts_path(out), {str(c): int(n) for c, n in counts.items()})
     with atomic_file(out) as tmp:
         write_labelled(tmp, X, y, generator.target_)
     if image:
@@ -191,9 +194,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
         for label in dict.fromkeys(y.tolist()):
             grid = out.with_name(f"{out.stem}_{label}.png")
             image_grid(X[y == label][:50], grid, t.low_, t.high_)
-    from augment.io import write_json
 
-    write_json(requested_counts_path(out), {str(c): int(n) for c, n in counts.items()})
     summary = ", ".join(f"{c}: {n}" for c, n in counts.items())
     print(f"sampled {len(y)} rows ({summary}) -> {out}")
     return 0

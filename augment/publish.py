@@ -9,16 +9,29 @@ A published dataset is the folder data/published/<ds>/ holding
 `publish_version` commits dvc.lock, tags the revision `<ds>-v<N>` and pushes the data
 to the DVC remote; a version never changes. `load_augmented` reads any version back
 through `dvc.api`, from this repository or another one (path or URL).
+
+Runs of several datasets may publish into one repository at the same time (Airflow
+runs, a user's CLI). git (index.lock) and DVC (its repository lock, given up after 3 s)
+refuse a second writer instead of waiting, and two runs of one dataset could pick the
+same next tag. So every writer of the repository's history holds `workspace_lock`:
+`publish_version` holds it from its checks to the push, and a caller that runs its own
+`dvc commit` first (the DAG) holds it around both.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import io
 import json
+import os
 import re
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +50,9 @@ from augment.workspace import (
 )
 
 SYNTHETIC_COLUMN, GENERATOR_COLUMN = "_synthetic", "_generator"
+LOCK_FILE = "augment-publish.lock"  # in the repository's .dvc/tmp (ignored by git)
+LOCK_TIMEOUT = 600.0  # seconds to wait for another publisher: a dvc push can take minutes
+_held = threading.local()  # {lock path: depth} of the locks this thread holds
 
 
 @dataclass(frozen=True)
@@ -136,6 +152,68 @@ def _identity(repo: str | Path) -> list[str]:
         return ["-c", "user.name=augment", "-c", "user.email=augment@localhost"]
 
 
+def _lock_path(repo: str | Path) -> Path:
+    root = Path(repo).expanduser().resolve()
+    if not (root / ".dvc").is_dir():
+        raise AugmentError(f"{root} is not a DVC repository (no .dvc folder): versions are "
+                           "published from the root of a git+DVC repository")
+    return root / ".dvc" / "tmp" / LOCK_FILE
+
+
+def _holder(fd: int) -> str:
+    """The pid written by the process that holds the lock (best effort, for messages)."""
+    try:
+        text = os.pread(fd, 64, 0).decode(errors="replace").strip()
+    except OSError:
+        return ""
+    return f" (held by pid {text})" if text.isdigit() else ""
+
+
+@contextmanager
+def workspace_lock(repo: str | Path = ".", timeout: float = LOCK_TIMEOUT) -> Iterator[Path]:
+    """Hold the repository's publish lock: one writer of git and DVC state at a time.
+
+    An exclusive `fcntl.flock` on .dvc/tmp/augment-publish.lock, waited for up to
+    `timeout` seconds, then an `AugmentError` naming the lock file and its holder. The
+    kernel drops the lock when its holder exits, even by SIGKILL, so a dead run never
+    blocks the next one. Re-entrant within a thread (the DAG holds it around its
+    `dvc commit` and `publish_version`, which takes it again); other threads and
+    processes wait. Yields the lock file's path.
+    """
+    path = _lock_path(repo)
+    held: dict[Path, int] = _held.__dict__.setdefault("depth", {})
+    if held.get(path):
+        held[path] += 1
+        try:
+            yield path
+        finally:
+            held[path] -= 1
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)  # not inherited by subprocesses
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise AugmentError(
+                        f"another publish of {path.parents[2]} has held {path}{_holder(fd)} for "
+                        f"over {timeout:.0f} s; wait for it to finish, or stop it") from None
+                time.sleep(0.1)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        held[path] = 1
+        try:
+            yield path
+        finally:
+            del held[path]
+    finally:
+        os.close(fd)  # releases the flock
+
+
 def versions(dataset: str, repo: str = ".") -> list[int]:
     """Published version numbers of `dataset`, from the tags `<dataset>-v<N>`."""
     check_name(dataset, "dataset")
@@ -167,15 +245,31 @@ def publish_version(dataset: str, repo: str = ".", push: bool = True) -> str:
     tag would point at other data than the workspace holds. If the latest version holds
     the same content, returns its tag and changes nothing: a version is never rewritten.
 
+    Holds `workspace_lock(repo)` from the checks to the push, so concurrent publishers
+    of other datasets wait instead of colliding in git or DVC, and two publishers of one
+    dataset cannot take the same version number.
+
     Returns:
         the tag, e.g. "digits-v3".
     """
+    _publishable(dataset, repo)  # refuse at once, without waiting for the lock
+    with workspace_lock(repo):
+        return _publish_locked(dataset, repo, push)
+
+
+def _publishable(dataset: str, repo: str) -> dict:
+    """The workspace's manifest of `dataset`; an error when there is none or its gate failed."""
     local = Workspace(repo).manifest(dataset)
     if not local.is_file():
         raise AugmentError(f"nothing to publish: {local} is missing (run `dvc repro` first)")
     manifest = json.loads(local.read_text())
     if not manifest.get("gate", {}).get("passed"):
         raise AugmentError(f"{dataset} did not pass its validation gate; nothing is published")
+    return manifest
+
+
+def _publish_locked(dataset: str, repo: str, push: bool) -> str:
+    manifest = _publishable(dataset, repo)  # again: it may have changed while we waited
     stale = json.loads(_dvc(repo, "status", "--json", f"publish@{dataset}") or "{}")
     if stale:
         raise AugmentError(f"{published_path(dataset, '')} is not what `dvc repro` recorded in dvc.lock "

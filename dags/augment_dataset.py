@@ -131,15 +131,16 @@ def version_published(workspace: Path, dataset: str) -> str:
     new output before the tag is made, or the tag would point at the previous data.
     """
     from augment.errors import AugmentError
-    from augment.publish import publish_version
+    from augment.publish import publish_version, workspace_lock
 
     stage = f"publish@{dataset}"
-    done = subprocess.run([sys.executable, "-m", "dvc", "commit", "--force", "--quiet", stage],
-                          capture_output=True, text=True, cwd=workspace)
-    if done.returncode != 0:
-        raise AugmentError(f"dvc commit {stage} failed (is {dataset} in params.yaml "
-                           f"pipeline.datasets?): {done.stderr.strip()}")
-    return publish_version(dataset, repo=str(workspace), push=True)
+    with workspace_lock(workspace):  # concurrent runs of other datasets commit one at a time
+        done = subprocess.run([sys.executable, "-m", "dvc", "commit", "--force", "--quiet", stage],
+                              capture_output=True, text=True, cwd=workspace)
+        if done.returncode != 0:
+            raise AugmentError(f"dvc commit {stage} failed (is {dataset} in params.yaml "
+                               f"pipeline.datasets?): {done.stderr.strip()}")
+        return publish_version(dataset, repo=str(workspace), push=True)
 
 
 @task
