@@ -302,18 +302,23 @@ def _load_table(path: Path, target: str | None) -> Raw:
     return path.stem, X, y, target
 
 
-def _load_npz(path: Path) -> Raw:
+def read_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Arrays X and y of an .npz file (no pickled objects); anything else is a DataError."""
     try:
         with np.load(path, allow_pickle=False) as data:
             missing = {"X", "y"} - set(data.files)
             if missing:
                 raise DataError(f"{path.name} lacks arrays {sorted(missing)}; found {data.files}")
-            X, y = data["X"], data["y"]
+            return data["X"], data["y"]
     except DataError:
         raise
     except Exception as err:
         raise DataError(f"cannot read {path} as NPZ (arrays X and y, no pickled objects): "
                         f"{err}") from err
+
+
+def _load_npz(path: Path) -> Raw:
+    X, y = read_npz(path)
     if X.ndim == 2:
         table = pd.DataFrame(X, columns=[f"x{i}" for i in range(X.shape[1])])
         return path.stem, table, y, "y"

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from augment.data.schema import TableSchema, infer_schema
-from augment.data.sources import Dataset, make_dataset
+from augment.data.sources import Dataset, make_dataset, read_npz
 from augment.errors import DataError
 
 
@@ -68,15 +68,6 @@ def read_split(path: str | Path, name: str | None = None) -> Dataset:
             schema = infer_schema(X, target, check=False)
         return make_dataset(name or path.stem, X, y, target=target, schema=schema)
     if path.suffix == ".npz":
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                missing = {"X", "y"} - set(data.files)
-                if missing:
-                    raise DataError(f"{path} lacks arrays {sorted(missing)}; found {data.files}")
-                X, y = data["X"], data["y"]
-        except DataError:
-            raise
-        except Exception as err:
-            raise DataError(f"cannot read {path} as NPZ: {err}") from err
+        X, y = read_npz(path)
         return make_dataset(name or path.stem, X, y)
     raise DataError(f"unsupported split file {path} (expected .parquet or .npz)")
