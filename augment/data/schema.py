@@ -212,8 +212,8 @@ def _check_values(series: pd.Series, name: str) -> None:
                 f"column {name!r}: {infinite} of {len(series)} rows hold an infinite value "
                 f"(inf/-inf); clean them (e.g. leave the cells empty to mark them missing) or "
                 f"declare the column's kind (--declare {name}=categorical)")
-    elif not (pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series)
-              or isinstance(series.dtype, pd.CategoricalDtype)):  # a Categorical is declared
+    elif ((pd.api.types.is_object_dtype(series.dtype) or pd.api.types.is_string_dtype(series.dtype))
+          and not isinstance(series.dtype, pd.CategoricalDtype)):  # text; a Categorical is declared
         found = mixed_examples(values)
         if found:
             number, text = found
