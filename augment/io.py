@@ -153,12 +153,30 @@ def _make_parent(path: Path) -> None:
         raise AugmentError(f"cannot write under {path.parent}: permission denied") from err
     except OSError as err:  # e.g. under /proc, a read-only filesystem
         raise AugmentError(f"cannot create {path.parent}: {err.strerror or err}") from err
-    if not os.access(path.parent, os.W_OK):
-        raise AugmentError(f"cannot write under {path.parent}: permission denied")
 
 
 def _tmp_name(path: Path, kind: str) -> str:
     return f".{path.name}.{kind}-{os.getpid()}-"
+
+
+def _new_temp(path: Path, folder: bool) -> Path:
+    """A fresh temporary sibling of `path` (a folder or an empty file), with the modes a
+    plain mkdir / open would give; a folder we may not write to is an AugmentError."""
+    try:
+        if folder:
+            tmp = Path(tempfile.mkdtemp(prefix=_tmp_name(path, "tmp"), dir=path.parent))
+            tmp.chmod(0o777 & ~_umask())  # mkdtemp makes 0700; artifacts are shared
+        else:
+            fd, name = tempfile.mkstemp(prefix=_tmp_name(path, "tmp"), dir=path.parent,
+                                        suffix=path.suffix)
+            os.close(fd)
+            tmp = Path(name)
+            tmp.chmod(0o666 & ~_umask())  # mkstemp makes 0600
+    except PermissionError as err:
+        raise AugmentError(f"cannot write under {path.parent}: permission denied") from err
+    except OSError as err:  # a read-only filesystem, a full disk
+        raise AugmentError(f"cannot write under {path.parent}: {err.strerror or err}") from err
+    return tmp
 
 
 @contextmanager
@@ -173,8 +191,7 @@ def atomic_dir(path: str | Path, kind: str, force: bool = False) -> Iterator[Pat
     check_writable(path, kind, force)
     _make_parent(path)
     clean_stale(path)
-    tmp = Path(tempfile.mkdtemp(prefix=_tmp_name(path, "tmp"), dir=path.parent))
-    tmp.chmod(0o777 & ~_umask())  # mkdtemp makes 0700; artifacts are shared
+    tmp = _new_temp(path, folder=True)
     try:
         yield tmp
         (tmp / MARKER).write_text(json.dumps({"artifact": kind, "writer": "augment"}) + "\n")
@@ -202,10 +219,7 @@ def atomic_file(path: str | Path) -> Iterator[Path]:
         raise OutputExistsError(f"{path} is a folder; give a file path")
     _make_parent(path)
     clean_stale(path)
-    fd, name = tempfile.mkstemp(prefix=_tmp_name(path, "tmp"), dir=path.parent, suffix=path.suffix)
-    os.close(fd)
-    tmp = Path(name)
-    tmp.chmod(0o666 & ~_umask())  # mkstemp makes 0600
+    tmp = _new_temp(path, folder=False)
     try:
         yield tmp
         os.replace(tmp, path)

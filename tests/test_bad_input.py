@@ -33,6 +33,7 @@ import shutil
 import stat
 import subprocess
 import sys
+import tempfile
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -201,15 +202,13 @@ class Case:
     needles: tuple[str, ...]
     before: str
     check: Callable[[Any], None] | None = None
-    skip_as_root: bool = False
 
 
 CASES: list[Case] = []
 
 
-def case(id: str, kind: str, build, expect, *needles: str, before: str, check=None,
-         skip_as_root: bool = False) -> None:
-    CASES.append(Case(id, kind, build, expect, needles, before, check, skip_as_root))
+def case(id: str, kind: str, build, expect, *needles: str, before: str, check=None) -> None:
+    CASES.append(Case(id, kind, build, expect, needles, before, check))
 
 
 def copy_model(t: Path, s: Shared, edit: Callable[[Path], None]) -> str:
@@ -525,16 +524,6 @@ case("sample-out-parent-is-a-file", "cli", sample_args("--counts", "x=3", out="f
 case("sample-out-cannot-be-created", "cli", sample_args(
      "--counts", "x=3", out="/proc/augment-bad-input/syn.csv"), 2, "/proc/augment-bad-input",
      before="traceback")
-
-
-def read_only_out(t: Path, s: Shared) -> list[str]:
-    (t / "ro").mkdir()
-    (t / "ro").chmod(stat.S_IRUSR | stat.S_IXUSR)
-    return ["sample", "--model", str(s.model), "--counts", "x=3", "--out", "ro/syn.csv"]
-
-
-case("sample-out-read-only-folder", "cli", read_only_out, 2, "ro", "permission",
-     before="unmeasured", skip_as_root=True)  # the machine that measured "before" runs as root
 
 
 # -- augment validate / evaluate / publish ----------------------------------------------
@@ -945,8 +934,6 @@ def run_subprocess(argv: list[str], cwd: Path) -> tuple[int, str, str]:
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_bad_input(case: Case, shared: Shared, tmp_path: Path, capsys, monkeypatch):
-    if case.skip_as_root and os.geteuid() == 0:
-        pytest.skip("root ignores file permissions")
     work = tmp_path / "case"
     work.mkdir()
     monkeypatch.chdir(work)  # no params.yaml of the repository is followed
@@ -1016,3 +1003,43 @@ def test_declared_mixed_column_still_prepares(shared: Shared, tmp_path: Path):
 def test_catalogue_size():
     assert len({c.id for c in CASES}) == len(CASES)
     assert len(CASES) >= 60
+
+
+def test_read_only_output_folder_is_a_clear_error(shared: Shared, capsys, monkeypatch):
+    """A folder the user may not write to. Root ignores permissions, so as root the command
+    runs with the effective uid of `nobody` (after a first run has imported every module it
+    needs, since nobody cannot read root's Python installation)."""
+    from augment.cli import main as cli
+
+    work = Path(tempfile.mkdtemp(prefix="augment-ro-"))
+    try:
+        work.chmod(0o755)
+        model = work / "model"
+        shutil.copytree(shared.model, model)
+        for path in [model, *model.iterdir()]:
+            path.chmod(0o755 if path.is_dir() else 0o644)
+        (work / "ro").mkdir()
+        (work / "ro").chmod(0o555)
+        monkeypatch.chdir(work)  # no params.yaml is followed
+        args = ["sample", "--model", str(model), "--counts", "x=3", "--out"]
+        assert cli([*args, str(work / "warm-up.csv")]) == 0  # imports everything
+        for name in ("warm-up.csv", "warm-up.csv.counts.json"):
+            (work / name).unlink()
+        before = snapshot(work)
+        capsys.readouterr()
+        root = os.geteuid() == 0
+        if root:
+            import pwd
+
+            os.seteuid(pwd.getpwnam("nobody").pw_uid)
+        try:
+            code = cli([*args, str(work / "ro" / "syn.csv")])
+        finally:
+            if root:
+                os.seteuid(0)
+        err = capsys.readouterr().err
+        assert code == 2 and "permission denied" in err and "ro" in err, err
+        assert "Traceback" not in err
+        assert snapshot(work) == before
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
