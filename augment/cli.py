@@ -396,9 +396,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def cmd_publish(args: argparse.Namespace) -> int:
     from augment.publish import publish_version
-    from augment.workspace import check_name
 
-    tag = publish_version(check_name(args.dataset, "dataset"), repo=args.repo, push=not args.no_push)
+    tag = publish_version(args.dataset, repo=args.repo, push=not args.no_push)
     print(f"published {args.dataset} as {tag}")
     return 0
 

@@ -122,6 +122,11 @@ def git_revision(repo: str | Path = ".") -> str:
         return "unknown"
 
 
+def tag_revision(tag: str, repo: str | Path = ".") -> str:
+    """The commit a version tag points at (not HEAD, which a later publish may have moved)."""
+    return _git(repo, "rev-parse", f"{tag}^{{commit}}")
+
+
 def _git(repo: str | Path, *args: str) -> str:
     try:
         out = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True,
@@ -280,10 +285,12 @@ def _publish_locked(dataset: str, repo: str, push: bool) -> str:
         if read_manifest(dataset, repo, tag).get("content_hash") == manifest["content_hash"]:
             return tag
     tag = f"{dataset}-v{(done[-1] if done else 0) + 1}"
-    _git(repo, "add", "dvc.lock", "params.yaml", "dvc.yaml")
+    recorded = ("dvc.lock", "params.yaml", "dvc.yaml")
+    _git(repo, "add", *recorded)
     identity = _identity(repo)
-    if _git(repo, "diff", "--cached", "--name-only"):
-        _git(repo, *identity, "commit", "-q", "-m", f"Publish {tag}")
+    if _git(repo, "diff", "--cached", "--name-only", "--", *recorded):
+        # only these files: whatever else the user staged stays staged, not published
+        _git(repo, *identity, "commit", "-q", "-m", f"Publish {tag}", "--", *recorded)
     _git(repo, *identity, "tag", "-a", tag, "-m", json.dumps({"dataset": dataset,
                                                              "content_hash": manifest["content_hash"]}))
     if push and _dvc(repo, "remote", "list"):

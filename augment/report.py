@@ -39,7 +39,6 @@ from augment.io import atomic_dir, atomic_file
 from augment.validate.verdict import Check, GateReport
 from augment.workspace import (
     CURVE_FILE,
-    GATE_FILE,
     MODEL_CONFIG_FILE,
     REPORT_FIGURES,
     SPLITS,
@@ -146,10 +145,9 @@ def load_artifacts(ws: Workspace, dataset: str, generators: list[str]) -> Artifa
                 getattr(art, key)[gen] = payload
         if (samples := _found(ws.samples, dataset, gen)) is not None:
             art.synthetic[gen] = read_split(samples)
-        gate = ws.gate(dataset, gen)
-        if (gate / GATE_FILE).is_file():  # no gate.json: the validate stage has not run
+        if ws.gate_file(dataset, gen).is_file():  # else the validate stage has not run
             try:
-                art.gates[gen] = GateReport.load(gate)
+                art.gates[gen] = GateReport.load(ws.gate(dataset, gen))
             except AugmentError as err:
                 art.gate_errors[gen] = str(err)
     return art

@@ -151,6 +151,10 @@ class Workspace:
     def gate(self, dataset: str, generator: str) -> Path:
         return self.gates(dataset) / check_name(generator, "generator")
 
+    def gate_file(self, dataset: str, generator: str) -> Path:
+        """The GateReport file; it exists once the validate stage has run."""
+        return self.gate(dataset, generator) / GATE_FILE
+
     def gate_metrics(self, dataset: str, generator: str) -> Path:
         return self._at(METRICS_DIR, "gates", check_name(dataset, "dataset"),
                         f"{check_name(generator, 'generator')}.json")

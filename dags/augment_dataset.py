@@ -274,7 +274,7 @@ def publish(cfg: dict[str, Any], selected: dict[str, Any], outlet_events=None) -
     """Write the published folder; in a git+DVC workspace also tag and push a version."""
     import json
 
-    from augment.publish import git_revision
+    from augment.publish import tag_revision
     from augment.validate.verdict import GateReport, Selection
     from pipelines.publish import publish_selection
 
@@ -293,7 +293,7 @@ def publish(cfg: dict[str, Any], selected: dict[str, Any], outlet_events=None) -
                      ws.root)
         manifest_path = ws.manifest(dataset)
         manifest = json.loads(manifest_path.read_text())
-        revision = git_revision(ws.root) if tag else manifest["git_revision"]
+        revision = tag_revision(tag, ws.root) if tag else manifest["git_revision"]
     outlet_events[PUBLISHED].add(Asset(PUBLISHED_URI.format(dataset)), extra={
         "dataset": dataset, "version": tag, "git_revision": revision,
         "content_hash": manifest["content_hash"], "generators": chosen,

@@ -30,6 +30,17 @@ def setup_logging() -> None:
         logger.setLevel(logging.INFO)
 
 
+def add_workspace_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--workspace", default=".", help="folder holding params.yaml (default: here)")
+    parser.add_argument("--params", help=f"parameter file (default: WORKSPACE/{PARAMS_FILE})")
+
+
+def workspace_of(args: argparse.Namespace) -> tuple[Workspace, Path]:
+    """The stage's Workspace and the parameter file it reads."""
+    ws = Workspace(args.workspace)
+    return ws, Path(args.params) if args.params else ws.params_file
+
+
 def stage_main(description: str, run: Callable[..., object], argv: list[str] | None,
                with_generator: bool = True) -> int:
     """Parse --dataset [--generator] --params --workspace, call run(ws, dataset, [generator,]
@@ -38,12 +49,10 @@ def stage_main(description: str, run: Callable[..., object], argv: list[str] | N
     parser.add_argument("--dataset", required=True)
     if with_generator:
         parser.add_argument("--generator", required=True)
-    parser.add_argument("--workspace", default=".", help="folder holding params.yaml (default: here)")
-    parser.add_argument("--params", help=f"parameter file (default: WORKSPACE/{PARAMS_FILE})")
+    add_workspace_args(parser)
     args = parser.parse_args(argv)
     setup_logging()
-    ws = Workspace(args.workspace)
-    source = Path(args.params) if args.params else ws.params_file
+    ws, source = workspace_of(args)
     try:
         names = (check_name(args.dataset, "--dataset"),)
         if with_generator:

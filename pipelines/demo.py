@@ -20,7 +20,7 @@ from pathlib import Path
 
 from augment.errors import AugmentError
 from augment.validate.verdict import GateReport
-from augment.workspace import GATE_FILE, Workspace
+from augment.workspace import Workspace
 from pipelines.params import load_params, pipeline_params
 
 
@@ -49,7 +49,7 @@ def summary_rows(ws: Workspace, params: dict) -> list[str]:
         chosen = json.loads(manifest_file.read_text())["generators"] if manifest_file.exists() else []
         test = json.loads(ws.downstream(dataset).read_text()) if chosen else {}
         for gen in pipe.generators:
-            if not (ws.gate(dataset, gen) / GATE_FILE).exists():
+            if not ws.gate_file(dataset, gen).is_file():
                 lines.append(f"{dataset:<14}{gen:<11}(not run)")
                 continue
             gate = GateReport.load(ws.gate(dataset, gen))

@@ -23,7 +23,7 @@ from augment.data.storage import read_split
 from augment.downstream import compare, macro_f1_change, plot_scores, training_sets
 from augment.io import write_json
 from augment.validate.verdict import GateReport
-from augment.workspace import GATE_FILE, Workspace
+from augment.workspace import Workspace
 from pipelines.common import stage_main
 from pipelines.params import pipeline_params
 from pipelines.sample import requested_counts
@@ -46,7 +46,7 @@ def generator_outputs(ws: Workspace, dataset: str, params: dict) -> tuple[dict, 
     """Each gated generator's new rows {name: (X, y)} and whether it passed its gate."""
     rows, gates = {}, {}
     for gen in pipeline_params(params).generators:
-        if not (ws.gate(dataset, gen) / GATE_FILE).is_file():
+        if not ws.gate_file(dataset, gen).is_file():
             continue
         gates[gen] = GateReport.load(ws.gate(dataset, gen)).passed
         syn = read_split(ws.samples(dataset, gen))

@@ -19,7 +19,7 @@ from augment.data.storage import split_filename, write_split
 from augment.errors import AugmentError, ConfigError
 from augment.io import atomic_dir, write_json
 from augment.workspace import INFO_FILE, SCHEMA_FILE, Workspace
-from pipelines.common import setup_logging
+from pipelines.common import add_workspace_args, setup_logging, workspace_of
 from pipelines.params import check_params, dataset_params, load_params, prepare_params
 
 log = logging.getLogger("augment.pipelines")
@@ -59,23 +59,25 @@ def prepare(ws: Workspace, name: str, params: dict) -> Path:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", action="append", help="dataset name (default: all)")
-    parser.add_argument("--workspace", default=".", help="folder holding params.yaml (default: here)")
-    parser.add_argument("--params", help="parameter file (default: WORKSPACE/params.yaml)")
+    add_workspace_args(parser)
     args = parser.parse_args(argv)
     setup_logging()
-    ws = Workspace(args.workspace)
-    source = Path(args.params) if args.params else ws.params_file
+    ws, source = workspace_of(args)
     try:
         params = load_params(source)
+    except AugmentError as err:
+        print(f"prepare: error: {err}", file=sys.stderr)
+        return 2
+    try:
         names = args.dataset or list(params.get("datasets") or {})
-        try:
-            for name in names:  # a bad key in any section fails now, not after training
-                check_params(params, name)
-        except ConfigError as err:
-            raise ConfigError(f"{source}: {err}") from err
+        for name in names:  # a bad key in any section fails now, not after training
+            check_params(params, name)
         for name in names:
             out = prepare(ws, name, params)
             print(f"prepared {name} -> {out}")
+    except ConfigError as err:  # a parameter: say which file it came from
+        print(f"prepare: error: {source}: {err}", file=sys.stderr)
+        return 2
     except AugmentError as err:
         print(f"prepare: error: {err}", file=sys.stderr)
         return 2

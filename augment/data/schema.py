@@ -15,6 +15,7 @@ The schema serialises to JSON and can be overridden with a mapping
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -72,6 +73,19 @@ def to_python(value: Any) -> Any:
     if isinstance(value, pd.Timestamp):
         return value.isoformat()
     return value
+
+
+def json_safe(value: Any) -> Any:
+    """A strict-JSON copy of nested dicts / lists / tuples: numpy and pandas scalars become
+    Python, non-finite floats (an infinite DCR ratio) and paths become strings, keys text."""
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    value = to_python(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return str(value) if isinstance(value, Path) else value
 
 
 @dataclass(frozen=True)

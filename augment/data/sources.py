@@ -16,7 +16,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from augment.data.schema import TableSchema, check_overrides, infer_schema
+from augment.data.schema import TableSchema, check_overrides, infer_schema, to_python
 from augment.errors import DataError
 
 Modality = Literal["table", "image"]
@@ -59,17 +59,13 @@ class Dataset:
 
     def class_counts(self) -> dict:
         labels, counts = np.unique(self.y, return_counts=True)
-        return {_plain(label): int(c) for label, c in zip(labels, counts, strict=True)}
+        return {to_python(label): int(c) for label, c in zip(labels, counts, strict=True)}
 
     def subset(self, index: np.ndarray, name: str | None = None) -> Dataset:
         """The rows at `index` (positions), with schema and target kept."""
         X = self.X.iloc[index].reset_index(drop=True) if self.modality == "table" else self.X[index]
         y = self.y[index]
         return make_dataset(name or self.name, X, y, target=self.target, schema=self.schema)
-
-
-def _plain(value):
-    return value.item() if isinstance(value, np.generic) else value
 
 
 def fingerprint(X: pd.DataFrame | np.ndarray, y: np.ndarray, target: str | None) -> str:
@@ -162,7 +158,7 @@ def _check_label_types(name: str, labels: pd.Series) -> None:
         if len(examples) > 1:
             (a, first), (b, second) = list(examples.items())[:2]
             raise DataError(f"dataset {name!r}: the labels mix {a} and {b} values (e.g. "
-                            f"{_plain(first)!r} and {_plain(second)!r}); make them one type")
+                            f"{to_python(first)!r} and {to_python(second)!r}); make them one type")
 
 
 def _source_text(source: object) -> str:

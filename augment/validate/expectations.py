@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from augment.config import SHARE, Range
-from augment.data.schema import TableSchema, to_python
+from augment.data.schema import TableSchema, json_safe, to_python
 
 
 @dataclass(frozen=True)
@@ -240,10 +240,9 @@ def _observed(result: dict) -> Any:
 
 
 def _plain(value: Any) -> Any:
+    """JSON-safe (`json_safe`), with long lists cut to their first 10 items for the report."""
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value[:10]]
-    if isinstance(value, float | np.floating) and not np.isfinite(value):
-        return str(value)
-    return to_python(value)
+    return json_safe(value)

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from augment.config import SEED, SHARE, Range
-from augment.data.schema import TableSchema, infer_schema, to_python
+from augment.data.schema import TableSchema, infer_schema, json_safe
 from augment.errors import DataError
 from augment.io import atomic_dir
 from augment.validate import expectations as ex
@@ -263,13 +263,13 @@ def run_gate(real: LabelledData, syn: LabelledData, holdout: LabelledData, reque
         else:
             metrics = compute_metrics(real, syn, holdout, seed=config.seed)
             checks += threshold_checks(metrics, config)
-        checks = [Check(c.name, c.label, _finite(c.observed), _finite(c.threshold), bool(c.passed),
+        checks = [Check(c.name, c.label, json_safe(c.observed), json_safe(c.threshold), bool(c.passed),
                         c.message) for c in checks]
         report = GateReport(
             checks=tuple(checks), rows=int(len(syn.y)),
             requested={str(k): int(v) for k, v in requested.items()},
             expectations={"evaluated": len(suite["results"]), "failed": n_failed},
-            metrics=_finite(metrics), data_docs=str(Path(suite["data_docs"]).relative_to(tmp)),
+            metrics=json_safe(metrics), data_docs=str(Path(suite["data_docs"]).relative_to(tmp)),
             config=asdict(config), holdout=holdout_source)
         _write(tmp / SUITE_FILE, suite["suites"])
         _write(tmp / VALIDATION_FILE, suite["results"])
@@ -277,16 +277,5 @@ def run_gate(real: LabelledData, syn: LabelledData, holdout: LabelledData, reque
     return GateReport.load(out)
 
 
-def _finite(value: Any) -> Any:
-    """JSON-safe copy: non-finite floats (e.g. an infinite DCR ratio) become strings."""
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    if isinstance(value, float | np.floating) and not math.isfinite(value):
-        return str(float(value))
-    return to_python(value)
-
-
 def _write(path: Path, payload: Any) -> None:
-    path.write_text(json.dumps(_finite(payload), indent=2) + "\n")
+    path.write_text(json.dumps(json_safe(payload), indent=2) + "\n")

@@ -14,8 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from augment.data.schema import json_safe
 from augment.errors import AugmentError
 from augment.workspace import GATE_FILE
 
@@ -94,7 +93,7 @@ class GateReport:
         payload = asdict(self)
         payload.pop("folder")
         payload["passed"] = self.passed
-        return _json_safe(payload)
+        return json_safe(payload)
 
     def save(self, folder: str | Path) -> Path:
         """Write gate.json into `folder` (the caller makes the folder atomic)."""
@@ -145,21 +144,6 @@ class GateReport:
         docs = self.data_docs_path or self.data_docs
         lines.append(f"  Data Docs: {docs}")
         return "\n".join(lines)
-
-
-def _json_safe(value: Any) -> Any:
-    """JSON-safe copy: numpy scalars become Python, non-finite floats become strings."""
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if isinstance(value, Path):
-        return str(value)
-    return value
 
 
 @dataclass(frozen=True)
