@@ -14,7 +14,7 @@ HistGradientBoosting on encoded tables, the forest on flattened pixels.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
@@ -75,7 +75,7 @@ class SmallCNN:
             return self.classes_[self.net_(images).argmax(dim=1).numpy()]
 
 
-CLASSIFIERS = ("random_forest", "hist_gradient_boosting", "cnn")
+CLASSIFIERS: tuple[str, ...] = get_args(Classifier)
 
 
 def make_classifier(name: Classifier, seed: int, shape: tuple[int, ...] | None = None):

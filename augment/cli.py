@@ -337,9 +337,9 @@ def _is_scores_file(path: Path) -> bool:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     import numpy as np
 
+    from augment.classifiers import CLASSIFIERS
     from augment.config import SEED, check_range
     from augment.downstream import (
-        CLASSIFIERS,
         compare,
         macro_f1_change,
         plot_scores,

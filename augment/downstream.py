@@ -14,11 +14,8 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import balanced_accuracy_score, f1_score, recall_score
 
-from augment.classifiers import CLASSIFIERS, Classifier, make_classifier
+from augment.classifiers import Classifier, make_classifier
 from augment.validate.metrics import encode_tables
-
-__all__ = ["CLASSIFIERS", "Classifier", "compare", "macro_f1_change", "make_classifier",
-           "plot_scores", "training_sets"]
 
 TrainSet = tuple[pd.DataFrame | np.ndarray, np.ndarray]
 

@@ -15,13 +15,18 @@
 from __future__ import annotations
 
 import json
+import math
 import os
+import secrets
 import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from augment.errors import AugmentError, OutputExistsError
 from augment.workspace import (
@@ -196,7 +201,7 @@ def atomic_dir(path: str | Path, kind: str, force: bool = False) -> Iterator[Pat
         yield tmp
         (tmp / MARKER).write_text(json.dumps({"artifact": kind, "writer": "augment"}) + "\n")
         check_writable(path, kind, force)  # nothing foreign appeared meanwhile
-        old = Path(tempfile.mktemp(prefix=_tmp_name(path, "old"), dir=path.parent))
+        old = path.with_name(_tmp_name(path, "old") + secrets.token_hex(4))
         if path.exists() or path.is_symlink():
             os.replace(path, old)
         os.replace(tmp, path)
@@ -227,7 +232,23 @@ def atomic_file(path: str | Path) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
+def json_safe(value: Any) -> Any:
+    """A strict-JSON copy of nested dicts / lists / tuples: numpy scalars become Python,
+    timestamps ISO text, non-finite floats (an infinite DCR ratio) and paths strings."""
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, datetime):  # pandas Timestamps too
+        return value.isoformat()
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return str(value) if isinstance(value, Path) else value
+
+
 def write_json(path: str | Path, payload: Any) -> None:
-    """Atomically write `payload` as indented JSON."""
+    """Atomically write `payload` as indented strict JSON (see `json_safe`)."""
     with atomic_file(path) as tmp:
-        tmp.write_text(json.dumps(payload, indent=2, default=str) + "\n")
+        tmp.write_text(json.dumps(json_safe(payload), indent=2, default=str) + "\n")

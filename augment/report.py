@@ -144,7 +144,8 @@ def load_artifacts(ws: Workspace, dataset: str, generators: list[str]) -> Artifa
             if payload is not None:
                 getattr(art, key)[gen] = payload
         if (samples := _found(ws.samples, dataset, gen)) is not None:
-            art.synthetic[gen] = read_split(samples)
+            train = splits.get("train")
+            art.synthetic[gen] = read_split(samples, schema=train.schema if train else None)
         if ws.gate_file(dataset, gen).is_file():  # else the validate stage has not run
             try:
                 art.gates[gen] = GateReport.load(ws.gate(dataset, gen))
@@ -493,8 +494,6 @@ def _check_cell(check: Check | None, header: str) -> dict[str, Any] | None:
 def _figure_value(report: GateReport, keys: tuple[str, ...], fmt: str) -> str:
     """An informational figure, `report.metric(*keys)`, as text (no verdict)."""
     value = report.metric(*keys)
-    if keys[-1] in ("ks_mean", "tv_mean") and not report.metric("fidelity", keys[-1][:2]):
-        value = None  # a mean over no columns of that kind
     text = number(value, fmt)
     covered = report.metric("utility", "tstr_classes_covered")
     if keys[-1] == "tstr_macro_f1" and value is None and covered is not None:
@@ -539,16 +538,14 @@ def _downstream(art: Artifacts, figs: Path) -> Section:
         shutil.copyfile(plot, figs / "downstream.png")
         data["src"] = _href("downstream.png")
     scores, classifiers = result.get("scores", {}), result.get("classifiers", [])
-    base = scores.get("real_only", {})
+    delta = result.get("delta_macro_f1", {})  # the evaluate stage's own figure
     gates, published = result.get("gate_passed", {}), set(result.get("published", []))
     rows = []
     for name, per_clf in scores.items():
         cells = []
         for clf in classifiers:
             f1 = per_clf.get(clf, {}).get("macro_f1", {})
-            change = None
-            if name != "real_only" and clf in base and f1:
-                change = f1["mean"] - base[clf]["macro_f1"]["mean"]
+            change = delta.get(name, {}).get(clf)
             cells.append({"mean": f1.get("mean"), "sd": f1.get("sd"), "change": change})
         rows.append({"name": name, "published": name in published, "gate": gates.get(name),
                      "cells": cells})

@@ -42,14 +42,16 @@ class EvaluateParams:
     RANGES: ClassVar[dict[str, Range]] = {"seeds": SEED}
 
 
-def generator_outputs(ws: Workspace, dataset: str, params: dict) -> tuple[dict, dict[str, bool]]:
-    """Each gated generator's new rows {name: (X, y)} and whether it passed its gate."""
+def generator_outputs(ws: Workspace, dataset: str, params: dict, schema=None
+                      ) -> tuple[dict, dict[str, bool]]:
+    """Each gated generator's new rows {name: (X, y)} and whether it passed its gate;
+    `schema`: the training split's (tables)."""
     rows, gates = {}, {}
     for gen in pipeline_params(params).generators:
         if not ws.gate_file(dataset, gen).is_file():
             continue
         gates[gen] = GateReport.load(ws.gate(dataset, gen)).passed
-        syn = read_split(ws.samples(dataset, gen))
+        syn = read_split(ws.samples(dataset, gen), schema=schema)
         rows[gen] = (syn.X, syn.y)
     return rows, gates
 
@@ -59,7 +61,7 @@ def evaluate(ws: Workspace, dataset: str, params: dict) -> str:
     gate = gate_config(params)
     test = read_split(ws.split(dataset, "test"))
     train = read_split(ws.split(dataset, "train"))
-    synthetic, gates = generator_outputs(ws, dataset, params)
+    synthetic, gates = generator_outputs(ws, dataset, params, train.schema)
     counts = requested_counts(dataset, params, train.class_counts())
     sets = training_sets(train.X, train.y, synthetic, counts, seed=0)
     classifiers = ep.image_classifiers if test.modality == "image" else ep.table_classifiers

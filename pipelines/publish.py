@@ -51,7 +51,7 @@ def publish_selection(ws: Workspace, dataset: str, params: dict, reports: dict[s
     train = read_split(ws.split(dataset, "train"))
     parts = {}
     for name in selection.chosen:
-        syn = read_split(ws.samples(dataset, name))
+        syn = read_split(ws.samples(dataset, name), schema=train.schema)
         parts[name] = (syn.X, syn.y)
     data = combine(train.X, train.y, parts)
     info = json.loads(ws.dataset_info(dataset).read_text())

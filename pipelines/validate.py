@@ -38,7 +38,7 @@ def run_validation(ws: Workspace, dataset: str, generator: str, params: dict) ->
     config = gate_config(params)
     train = read_split(ws.split(dataset, "train"))
     val = read_split(ws.split(dataset, "val"))
-    syn = read_split(ws.samples(dataset, generator))
+    syn = read_split(ws.samples(dataset, generator), schema=train.schema)
     requested = read_counts_file(ws.requested(dataset, generator))
     report = run_gate(LabelledData(train.X, train.y), LabelledData(syn.X, syn.y),
                       LabelledData(val.X, val.y), requested, ws.gate(dataset, generator),

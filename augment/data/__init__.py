@@ -1,6 +1,6 @@
 """Datasets, schemas, splits and reversible transforms."""
 
-from augment.data.schema import ColumnSpec, TableSchema, apply_overrides, infer_schema
+from augment.data.schema import ColumnSpec, TableSchema, infer_schema
 from augment.data.sources import BUILTIN, Dataset, load_dataset, make_dataset
 from augment.data.split import limit_per_class, stratified_split, thin_classes
 from augment.data.transformers import ImageTransformer, Span, TableTransformer
@@ -13,7 +13,6 @@ __all__ = [
     "Span",
     "TableSchema",
     "TableTransformer",
-    "apply_overrides",
     "infer_schema",
     "limit_per_class",
     "load_dataset",

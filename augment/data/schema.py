@@ -8,14 +8,14 @@ Kinds:
 - "id": all-unique strings, e.g. a customer key. Such a column carries no pattern to
   learn and would be memorised; it must be dropped or declared another kind.
 
-The schema serialises to JSON and can be overridden with a mapping
-`{"column": kind | "drop"}` (see `apply_overrides`).
+The schema serialises to JSON. Columns are dropped or declared another kind with a
+mapping `{"column": kind | "drop"}` given to `infer_schema` (`declared`) by
+`augment.data.load_dataset`.
 """
 
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -73,19 +73,6 @@ def to_python(value: Any) -> Any:
     if isinstance(value, pd.Timestamp):
         return value.isoformat()
     return value
-
-
-def json_safe(value: Any) -> Any:
-    """A strict-JSON copy of nested dicts / lists / tuples: numpy and pandas scalars become
-    Python, non-finite floats (an infinite DCR ratio) and paths become strings, keys text."""
-    if isinstance(value, dict):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_safe(v) for v in value]
-    value = to_python(value)
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    return str(value) if isinstance(value, Path) else value
 
 
 @dataclass(frozen=True)
@@ -216,16 +203,20 @@ def mixed_examples(values: pd.Series) -> tuple[Any, Any] | None:
     return None
 
 
+def infinite_values(name: str, count: int, rows: int) -> DataError:
+    """The one error for a numeric column holding inf / -inf (no generator models them)."""
+    return DataError(f"column {name!r}: {count} of {rows} rows hold an infinite value (inf/-inf); "
+                     "clean them (e.g. leave the cells empty to mark them missing) or declare the "
+                     f"column categorical (--declare {name}=categorical)")
+
+
 def _check_values(series: pd.Series, name: str) -> None:
     """DataError for values no generator can model: infinities, numbers mixed with text."""
     values = series.dropna()
     if pd.api.types.is_float_dtype(series):
         infinite = int(np.isinf(values.to_numpy(dtype=float)).sum())
         if infinite:
-            raise DataError(
-                f"column {name!r}: {infinite} of {len(series)} rows hold an infinite value "
-                f"(inf/-inf); clean them (e.g. leave the cells empty to mark them missing) or "
-                f"declare the column's kind (--declare {name}=categorical)")
+            raise infinite_values(name, infinite, len(series))
     elif ((pd.api.types.is_object_dtype(series.dtype) or pd.api.types.is_string_dtype(series.dtype))
           and not isinstance(series.dtype, pd.CategoricalDtype)):  # text; a Categorical is declared
         found = mixed_examples(values)
@@ -294,7 +285,7 @@ def infer_schema(X: pd.DataFrame, target: str | None = None,
     """Infer the schema of the feature table `X` (target column excluded by the caller).
 
     Datetime stored as text is parsed when the column is modelled; ID-like columns are
-    reported in `notes` and must be dropped or declared (see `apply_overrides`).
+    reported in `notes` and must be dropped or declared (`load_dataset`'s overrides).
 
     declared: {column: kind} the user declared; those columns take that kind and skip
         the checks for infinite values and numbers mixed with text.
@@ -353,34 +344,6 @@ def check_overrides(names: list[str], overrides: Any) -> None:
         raise DataError(f"no feature columns left after dropping {drop}; keep at least one")
 
 
-def apply_overrides(X: pd.DataFrame, schema: TableSchema, overrides: dict[str, str]) -> tuple[
-    pd.DataFrame, TableSchema
-]:
-    """Drop or re-declare columns.
-
-    Args:
-        X: the feature table the schema describes.
-        schema: the inferred schema.
-        overrides: {column: "drop" | kind}. Declaring "categorical" makes the column's
-            observed values its category set; declaring a numeric kind on text that is
-            not numeric is an error naming the column.
-
-    Returns:
-        the table without dropped columns and the schema that describes it.
-    """
-    check_overrides(schema.names, overrides)
-    drop = [n for n, k in overrides.items() if k == "drop"]
-    X = X.drop(columns=drop)
-    columns = []
-    for spec in schema.columns:
-        if spec.name in drop:
-            continue
-        kind = overrides.get(spec.name, spec.kind)
-        columns.append(spec if kind == spec.kind else _redeclare(X[spec.name], spec, kind))
-    notes = [n for n in schema.notes if not any(repr(c) in n for c in overrides)]
-    return X, replace(schema, columns=columns, notes=notes)
-
-
 def _redeclare(series: pd.Series, spec: ColumnSpec, kind: str) -> ColumnSpec:
     values = series.dropna()
     if kind == "categorical":
@@ -393,8 +356,7 @@ def _redeclare(series: pd.Series, spec: ColumnSpec, kind: str) -> ColumnSpec:
                             f"(e.g. {to_python(bad)!r})")
         infinite = int(np.isinf(numeric.to_numpy(dtype=float)).sum())
         if infinite:
-            raise DataError(f"column {spec.name!r} cannot be declared {kind}: it holds {infinite} "
-                            "infinite value(s); clean them or declare it categorical")
+            raise infinite_values(spec.name, infinite, len(series))
         return replace(spec, kind=kind, categories=None, min=float(numeric.min()),
                        max=float(numeric.max()))
     if kind == "datetime":

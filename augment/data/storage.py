@@ -15,6 +15,7 @@ import pandas as pd
 from augment.data.schema import TableSchema, infer_schema
 from augment.data.sources import Dataset, make_dataset, read_npz
 from augment.errors import DataError
+from augment.workspace import SCHEMA_FILE
 
 
 def split_filename(ds: Dataset, split: str) -> str:
@@ -44,14 +45,21 @@ def write_split(ds: Dataset, path: Path) -> None:
     write_labelled(path, ds.X, ds.y, ds.target)
 
 
-def read_split(path: str | Path, name: str | None = None) -> Dataset:
-    """Read a split written by `write_split`; a table's schema.json is used when present."""
+def read_split(path: str | Path, name: str | None = None, schema: TableSchema | None = None
+               ) -> Dataset:
+    """Read a split written by `write_split` or `write_labelled`.
+
+    A table's schema is `schema` when given (e.g. the training split's, for synthetic rows:
+    nothing is inferred from generated rows, which may leave a sparse column empty), else
+    the schema.json beside the file, else inferred.
+    """
     path = Path(path)
     if not path.is_file():
         raise DataError(f"no such split file: {path}")
-    schema_file = path.parent / "schema.json"
+    schema_file = path.parent / SCHEMA_FILE
     if path.suffix == ".parquet":
-        schema = TableSchema.load(schema_file) if schema_file.is_file() else None
+        if schema is None and schema_file.is_file():
+            schema = TableSchema.load(schema_file)
         try:
             frame = pd.read_parquet(path)
         except Exception as err:
@@ -64,7 +72,7 @@ def read_split(path: str | Path, name: str | None = None) -> Dataset:
             raise DataError(f"{path} lacks the target column {target!r}")
         y = frame[target].to_numpy()
         X = frame.drop(columns=[target])
-        if schema is None:  # rows this project wrote (e.g. samples): kinds were declared upstream
+        if schema is None:  # a file written without its schema: infer one, leniently
             schema = infer_schema(X, target, check=False)
         return make_dataset(name or path.stem, X, y, target=target, schema=schema)
     if path.suffix == ".npz":

@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 from sklearn.preprocessing import QuantileTransformer
 
-from augment.data.schema import ColumnSpec, TableSchema, infer_schema
+from augment.data.schema import ColumnSpec, TableSchema, infer_schema, infinite_values
 from augment.errors import DataError, ModelError
 
 SpanKind = Literal["continuous", "softmax"]
@@ -116,12 +116,9 @@ class TableTransformer:
                 columns.append(pd.to_numeric(series, errors="coerce").to_numpy(dtype=float))
         values = np.column_stack(columns)
         infinite = np.isinf(values).sum(axis=0)
-        if infinite.any():
-            names = [s.name for s in self.schema_.columns if s.kind != "categorical"]
-            found = ", ".join(f"{name!r} ({int(n)} rows)" for name, n in
-                              zip(names, infinite, strict=True) if n)
-            raise DataError(f"infinite values (inf/-inf) in column(s) {found}; clean them or "
-                            "declare those columns categorical")
+        for name, count in zip(self._numeric_names(), infinite, strict=True):
+            if count:  # a schema given by the caller skipped infer_schema's own check
+                raise infinite_values(name, int(count), len(values))
         return values
 
     def _build_spans(self) -> list[Span]:

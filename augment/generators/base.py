@@ -52,10 +52,11 @@ import pandas as pd
 import torch
 from torch import nn
 
-from augment.config import AT_LEAST_ONE, POSITIVE, SEED, Range, from_dict
+from augment.config import AT_LEAST_ONE, POSITIVE, SEED, SEED_MAX, Range, from_dict
 from augment.data.schema import TableSchema, to_python
 from augment.data.transformers import ImageTransformer, Span, TableTransformer
 from augment.errors import AugmentError, ConfigError, DataError, ModelError, StaleCheckpointError
+from augment.sampling import MAX_ROWS
 from augment.workspace import CHECKPOINT_FILE, CURVE_FILE, MODEL_CONFIG_FILE, WEIGHTS_FILE
 
 FORMAT = "augment-generator"
@@ -154,7 +155,12 @@ class Generator(ABC):
 
     def __init__(self, **params: Any) -> None:
         self.params = params
-        self.config = from_dict(self.Config, params, where=self.name)
+        self.config = from_dict(self.Config, params, where=self.name)  # types and ranges
+        self._check_config()
+
+    def _check_config(self) -> None:
+        """Rules between fields (single values are checked by the Config's RANGES)."""
+        return None
 
     # ---- hooks for families ------------------------------------------------------
     @abstractmethod
@@ -269,8 +275,6 @@ class Generator(ABC):
         min_steps = self.config.min_steps
         if min_steps is None:
             min_steps = self.TABLE_MIN_STEPS if self.info_.modality == "table" else 0
-        if self.config.batch_size < 1 or self.config.epochs < 0 or min_steps < 0:
-            raise ConfigError("batch_size must be >= 1, epochs and min_steps >= 0")
         steps_per_epoch = rows // min(self.config.batch_size, rows)
         return {"min_steps": min_steps,
                 "epochs": max(self.config.epochs, -(-min_steps // steps_per_epoch))}
@@ -409,9 +413,6 @@ class Generator(ABC):
             (X_syn, y_syn): same columns/dtypes/categories as the training table, or
             images with the training shape and dtype; labels [N] with the training dtype.
         """
-        from augment.config import SEED_MAX
-        from augment.sampling import MAX_ROWS
-
         if isinstance(seed, bool) or not isinstance(to_python(seed), int) or not 0 <= seed <= SEED_MAX:
             raise DataError(f"seed must be an integer in [0, {SEED_MAX}], got {seed!r}")
         resolved = self.resolve_counts(counts)

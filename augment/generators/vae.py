@@ -30,7 +30,6 @@ import torch.nn.functional as F
 
 from augment.config import AT_LEAST_ONE, POSITIVE, Range
 from augment.data.transformers import Span
-from augment.errors import ConfigError
 from augment.generators.base import BaseConfig, DataInfo, Generator, module_parameters
 from augment.generators.networks import gumbel_noise
 from augment.generators.vae_nets import (
@@ -199,25 +198,13 @@ class VAEGenerator(Generator):
         continuous_noise: bool = True  # add sigma * N(0, 1) to continuous means at sampling
 
         RANGES: ClassVar[dict[str, Range]] = {
-            **{k: AT_LEAST_ONE for k in ("latent_dim", "embed_dim", "width", "depth", "channels",
-                                         "components")},
+            **{k: AT_LEAST_ONE for k in ("latent_dim", "embed_dim", "width", "channels",
+                                         "components")},  # depth 0: no residual block
             "sigma_init": POSITIVE, "temperature": POSITIVE}
 
     config: Config
 
-    def _check_config(self) -> None:
-        c = self.config
-        sizes = {"latent_dim": c.latent_dim, "embed_dim": c.embed_dim, "width": c.width,
-                 "channels": c.channels, "components": c.components}
-        small = [name for name, value in sizes.items() if value < 1]
-        if small or c.depth < 0:
-            raise ConfigError(f"vae: {', '.join(small) or 'depth'} must be at least "
-                              f"{1 if small else 0}")
-        if c.kl_weight < 0 or c.temperature < 0 or c.sigma_init <= 0:
-            raise ConfigError("vae: kl_weight and temperature must be >= 0, sigma_init > 0")
-
     def _build(self, info: DataInfo) -> None:
-        self._check_config()
         c = self.config
         if info.modality == "table":
             encoder = TableEncoder(info.dim, info.n_classes, c.latent_dim, c.width, c.depth,

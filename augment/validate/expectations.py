@@ -23,7 +23,8 @@ import numpy as np
 import pandas as pd
 
 from augment.config import SHARE, Range
-from augment.data.schema import TableSchema, json_safe, to_python
+from augment.data.schema import TableSchema, to_python
+from augment.io import json_safe
 
 
 @dataclass(frozen=True)

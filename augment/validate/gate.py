@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -23,9 +23,9 @@ import numpy as np
 import pandas as pd
 
 from augment.config import SEED, SHARE, Range
-from augment.data.schema import TableSchema, infer_schema, json_safe
+from augment.data.schema import TableSchema, infer_schema
 from augment.errors import DataError
-from augment.io import atomic_dir
+from augment.io import atomic_dir, json_safe
 from augment.validate import expectations as ex
 from augment.validate import metrics as mx
 from augment.validate.verdict import Check, GateReport
@@ -155,9 +155,10 @@ def compute_metrics(real: LabelledData, syn: LabelledData, holdout: LabelledData
     return out
 
 
-def _mean(values) -> float:
+def _mean(values) -> float | None:
+    """Mean of the measured values; None when there are none (no column of that kind)."""
     values = [v for v in values if v is not None and not math.isnan(v)]
-    return float(np.mean(values)) if values else 0.0
+    return float(np.mean(values)) if values else None
 
 
 def threshold_checks(metrics: dict, config: GateConfig) -> list[Check]:
@@ -238,8 +239,6 @@ def run_gate(real: LabelledData, syn: LabelledData, holdout: LabelledData, reque
     Returns:
         the GateReport also written to <out>/gate.json.
     """
-    from dataclasses import asdict
-
     config = config or GateConfig()
     _check_inputs(real, syn, holdout)
     out = Path(out)
@@ -274,7 +273,7 @@ def run_gate(real: LabelledData, syn: LabelledData, holdout: LabelledData, reque
         _write(tmp / SUITE_FILE, suite["suites"])
         _write(tmp / VALIDATION_FILE, suite["results"])
         report.save(tmp)
-    return GateReport.load(out)
+    return replace(report, folder=out)
 
 
 def _write(path: Path, payload: Any) -> None:

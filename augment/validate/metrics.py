@@ -440,6 +440,23 @@ def _fit_predict(X: np.ndarray, y: np.ndarray, X_val: np.ndarray, is_table: bool
     return utility_classifier(is_table, seed).fit(X, y).predict(X_val)
 
 
+def _encoded(reference_X: Data, *others: Data) -> tuple[bool, list[np.ndarray]]:
+    """(is_table, [reference, *others] as numbers): tables encoded in `reference_X`'s space
+    (the real training table), images as flattened pixels."""
+    if _check_same_kind(reference_X, *others):
+        return True, encode_tables(reference_X, *others)
+    return False, [_flat_images(x) for x in (reference_X, *others)]
+
+
+def _macro_f1(X: np.ndarray, y: np.ndarray, X_test: np.ndarray, y_test: np.ndarray,
+              is_table: bool, seed: int) -> float:
+    """Macro-F1 over the classes of y_test of the utility classifier trained on (X, y)."""
+    if len(X) == 0:
+        return 0.0
+    pred = _fit_predict(X, y, X_test, is_table, seed)
+    return float(f1_score(y_test, pred, labels=np.unique(y_test), average="macro", zero_division=0))
+
+
 def tstr(reference_X: Data, train_X: Data, train_y: np.ndarray, test_X: Data, test_y: np.ndarray,
          seed: int = 0) -> float:
     """TSTR macro-F1 (0..1, higher is better): the utility classifier trained on
@@ -447,42 +464,30 @@ def tstr(reference_X: Data, train_X: Data, train_y: np.ndarray, test_X: Data, te
 
     Train on synthetic rows to test them; on real training rows for the real-data
     figure to compare with. Tables are encoded in the space of `reference_X` (the real
-    training table); images are flattened pixels. F1 averages over the classes in test_y.
+    training table). F1 averages over the classes in test_y.
     """
-    is_table = _check_same_kind(reference_X, train_X, test_X)
-    if is_table:
-        _, enc_train, enc_test = encode_tables(reference_X, train_X, test_X)
-    else:
-        enc_train, enc_test = _flat_images(train_X), _flat_images(test_X)
-    _, y_train, y_test = _labels(train_y, train_y, test_y)
-    pred = _fit_predict(enc_train, y_train, enc_test, is_table, seed)
-    return float(f1_score(y_test, pred, labels=np.unique(y_test), average="macro", zero_division=0))
+    is_table, (_, enc_train, enc_test) = _encoded(reference_X, train_X, test_X)
+    y_train, y_test = _labels(train_y, test_y)
+    return _macro_f1(enc_train, y_train, enc_test, y_test, is_table, seed)
 
 
 def utility(train_X: Data, train_y: np.ndarray, syn_X: Data, syn_y: np.ndarray, val_X: Data,
             val_y: np.ndarray, seed: int = 0) -> dict[str, Any]:
     """Macro-F1 on real validation rows of classifiers trained on synthetic, real and both.
 
-    tstr_macro_f1 (train on synthetic only; None unless the synthetic set has every
-    validation class) close to real_macro_f1 (train on real) is good;
+    tstr_macro_f1 (train on synthetic only, as `tstr`; None unless the synthetic set has
+    every validation class) close to real_macro_f1 (train on real) is good;
     augmented_delta = augmented_macro_f1 (real + synthetic) - real_macro_f1 > 0 means the
     synthetic rows help. The classifier is `classifiers.utility_classifier` (tables:
     HistGradientBoosting on encoded features; images: the forest on flattened pixels).
     F1 averages over the classes in val_y.
     """
-    is_table = _check_same_kind(train_X, syn_X, val_X)
-    if is_table:
-        enc_train, enc_syn, enc_val = encode_tables(train_X, syn_X, val_X)
-    else:
-        enc_train, enc_syn, enc_val = (_flat_images(x) for x in (train_X, syn_X, val_X))
+    is_table, (enc_train, enc_syn, enc_val) = _encoded(train_X, syn_X, val_X)
     y_train, y_syn, y_val = _labels(train_y, syn_y, val_y)
     classes = np.unique(y_val)
 
     def score(X: np.ndarray, y: np.ndarray) -> float:
-        if len(X) == 0:
-            return 0.0
-        pred = _fit_predict(X, y, enc_val, is_table, seed)
-        return float(f1_score(y_val, pred, labels=classes, average="macro", zero_division=0))
+        return _macro_f1(X, y, enc_val, y_val, is_table, seed)
 
     real = score(enc_train, y_train)
     augmented = score(np.vstack([enc_train, enc_syn]), np.concatenate([y_train, y_syn]))

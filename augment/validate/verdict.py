@@ -14,8 +14,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from augment.data.schema import json_safe
 from augment.errors import AugmentError
+from augment.io import json_safe
 from augment.workspace import GATE_FILE
 
 
@@ -27,7 +27,8 @@ class Check:
         name: stable key, e.g. "expectations", "detection_auc", "utility".
         label: short human name with its rule, e.g. "detection AUC (max 0.95)".
         observed: the measured value (a number, or None when it could not be measured).
-        threshold: the limit it is held to (None for the expectation suite: all must pass).
+        threshold: the limit it is held to (0 failed expectations for the suite; None when
+            the check could not be measured).
         passed: whether the check holds.
         message: one sentence: the failure in words, or what held.
     """
