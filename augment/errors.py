@@ -28,3 +28,8 @@ class StaleCheckpointError(ModelError):
 
 class OutputExistsError(AugmentError):
     """An output path holds something this project did not write; nothing was changed."""
+
+
+class IncompatibleModelError(ModelError):
+    """A model given to warm-start from cannot be mapped onto the new data (other family,
+    modality, columns or network sizes); the message names the difference."""

@@ -56,6 +56,8 @@ from augment.config import AT_LEAST_ONE, POSITIVE, SEED, SEED_MAX, Range, from_d
 from augment.data.schema import TableSchema, to_python
 from augment.data.transformers import ImageTransformer, Span, TableTransformer
 from augment.errors import AugmentError, ConfigError, DataError, ModelError, StaleCheckpointError
+from augment.generators import transfer
+from augment.generators.networks import EMA
 from augment.sampling import MAX_ROWS
 from augment.workspace import CHECKPOINT_FILE, CURVE_FILE, MODEL_CONFIG_FILE, WEIGHTS_FILE
 
@@ -91,10 +93,14 @@ class BaseConfig:
     device: Literal["auto", "cpu", "cuda"] = "auto"
     checkpoint_every: int = 10  # epochs between checkpoints when fit(checkpoint_dir=...)
     progress: Literal["auto", "always", "never"] = "auto"
+    # With fit(init_from=...): train this share of the cold schedule's epochs (and of
+    # min_steps). bench/transfer.py measures what a warm start reaches at 0.25.
+    warm_share: float = 0.25
 
     # Allowed values (`augment.config.from_dict` checks them; unlisted numbers: >= 0).
     RANGES: ClassVar[dict[str, Range]] = {
-        "batch_size": AT_LEAST_ONE, "lr": POSITIVE, "seed": SEED, "checkpoint_every": AT_LEAST_ONE}
+        "batch_size": AT_LEAST_ONE, "lr": POSITIVE, "seed": SEED, "checkpoint_every": AT_LEAST_ONE,
+        "warm_share": Range(0, 1, low_open=True)}
 
 
 @dataclass(frozen=True)
@@ -108,6 +114,8 @@ class DataInfo:
         spans: column spans of the encoded matrix (tables).
         image_shape: (C, H, W) of the encoded images (images).
         class_counts: training rows per class index.
+        null_class: whether the networks need a null class (index n_classes) beside the
+            real ones: for pretraining on unlabelled rows (diffusion always has one).
     """
 
     modality: Literal["table", "image"]
@@ -116,6 +124,7 @@ class DataInfo:
     dim: int = 0
     spans: tuple[Span, ...] = ()
     image_shape: tuple[int, int, int] = (0, 0, 0)
+    null_class: bool = False
 
 
 def show_progress(progress: str) -> bool:
@@ -199,31 +208,63 @@ class Generator(ABC):
         return torch.device(wanted)
 
     def fit(self, X: pd.DataFrame | np.ndarray, y: Any, checkpoint_dir: str | Path | None = None,
-            schema: TableSchema | None = None) -> Generator:
+            schema: TableSchema | None = None, init_from: Generator | str | Path | None = None,
+            pretrain: pd.DataFrame | np.ndarray | None = None) -> Generator:
         """Train on features `X` and labels `y` [N].
 
         With `checkpoint_dir`, state is saved there every `checkpoint_every` epochs and a
         later call with the same directory, data and hyperparameters (run options such
         as `progress` aside) resumes from it. `schema` (tables) carries declared column
         kinds; it is inferred from `X` when absent.
+
+        Transfer learning (`augment.generators.transfer`):
+        - `init_from`, a fitted model of this family or its saved folder: its weights are
+          copied in by class label and column key (new classes and categories start
+          fresh, dropped ones are left out) and `warm_share` of the cold schedule is
+          trained. An unusable parent raises IncompatibleModelError before any training.
+        - `pretrain`, unlabelled rows [M, F] (same columns as X, no target) or images of
+          X's shape: the transformer is fitted on X and them together, the null class is
+          trained on them first (the schedule of M rows), each class then starts from the
+          null class and is fine-tuned on X, y.
+        `lineage_` records both; `save` keeps it in config.json.
         """
         started = time.perf_counter()
-        data, labels = self._prepare(X, y, schema)
+        parent = self._parent(init_from)
+        data, labels, pool = self._prepare(X, y, schema, pretrain, warm=parent is not None)
+        if parent is not None:
+            transfer.check_compatible(self, parent)
         self.fit_info_: dict[str, Any] = {
             "augment_version": _augment_version(), "torch_version": torch.__version__,
             "fit_device": str(self.device), "fitted_at": None, "fit_seconds": None}
-        log.info("fit %s: %d rows, %d classes, %d epochs, device %s", self.name, len(data),
-                 self.info_.n_classes, self.epochs_, self.device)
+        log.info("fit %s: %d rows, %d classes, %d epochs%s, device %s", self.name, len(data),
+                 self.info_.n_classes, self.epochs_,
+                 f" after {self.resolved_['pretrain_epochs']} on {len(pool)} unlabelled rows"
+                 if pool is not None else "", self.device)
         ckpt = Path(checkpoint_dir) / CHECKPOINT_FILE if checkpoint_dir else None
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.config.seed)
             self._build(self.info_)
             for module in self.modules_.values():
                 module.to(self.device)
+            self.lineage_ = {"init_from": None, "pretrain": None}
+            if parent is not None:
+                self.lineage_["init_from"] = self._warm_start(parent)
+            if pool is not None:
+                self.lineage_["pretrain"] = {"rows": len(pool),
+                                             "epochs": self.resolved_["pretrain_epochs"],
+                                             "digest": transfer.pool_digest(pool.numpy())}
             rng = torch.Generator().manual_seed(self.config.seed + 1)
             self.curve_: list[dict] = []
-            start = self._resume(ckpt, rng) if ckpt else 0
-            self._train(data, labels, rng, start, ckpt)
+            self.pretrain_curve_: list[dict] = []
+            phase, start = self._resume(ckpt, rng) if ckpt else ("pretrain", 0)
+            if pool is not None and phase == "pretrain":
+                null = torch.full((len(pool),), self.info_.n_classes, dtype=torch.long)
+                self._train(pool, null, rng, start, ckpt, "pretrain")
+                start = 0
+            if pool is not None and phase == "pretrain":
+                transfer.classes_from_null(self)
+                self._restart_averages()
+            self._train(data, labels, rng, start if phase == "fit" else 0, ckpt, "fit")
         for module in self.modules_.values():
             module.eval()
         seconds = time.perf_counter() - started
@@ -232,9 +273,43 @@ class Generator(ABC):
         log.info("fit %s: done in %.1f s", self.name, seconds)
         return self
 
-    def _prepare(self, X: Any, y: Any, schema: TableSchema | None = None
-                 ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Check inputs, fit the transformer, encode labels. Sets info_/classes_/resolved_."""
+    def _parent(self, init_from: Generator | str | Path | None) -> Generator | None:
+        """The model to warm-start from: `init_from` itself, or loaded from its folder."""
+        if init_from is None or isinstance(init_from, Generator):
+            return init_from
+        if isinstance(init_from, str | Path):
+            return load_generator(init_from)
+        raise ConfigError(f"init_from must be a fitted generator or a saved model folder, got "
+                          f"{type(init_from).__name__}")
+
+    def _warm_start(self, parent: Generator) -> dict[str, Any]:
+        """Copy `parent`'s weights into the freshly built modules; the lineage record."""
+        mapped = transfer.copy_weights(self, parent)
+        self._restart_averages()
+        log.info("fit %s: warm start from a model fitted %s (classes: %d kept, new %s, "
+                 "dropped %s)", self.name, parent.fit_info_.get("fitted_at"),
+                 mapped["classes"]["kept"], mapped["classes"]["new"], mapped["classes"]["dropped"])
+        return {"family": parent.name, "fitted_at": parent.fit_info_.get("fitted_at"),
+                "weights_sha256": transfer.weights_digest(parent), "classes": parent.classes_,
+                "mapped": mapped}
+
+    def _restart_averages(self) -> None:
+        """Restart the warm-up of every EMA, so the average follows the weights the next
+        phase trains instead of holding on to what came before."""
+        for module in self.modules_.values():
+            if isinstance(module, EMA):
+                module.steps.zero_()
+
+    def _layouts(self, info: DataInfo, dims: list, classes: list) -> dict[str, list]:
+        """Key lists of the data-shaped axes of this family's networks: `dims` (one key per
+        encoded table dim), `classes` (one per class). A family whose networks lay data
+        out otherwise (e.g. a mixture output per continuous column) adds its own."""
+        return {"classes": classes, "classes+null": [*classes, transfer.NULL], "dims": dims}
+
+    def _prepare(self, X: Any, y: Any, schema: TableSchema | None = None, pretrain: Any = None,
+                 warm: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """Check inputs, fit the transformer, encode labels (and the pretraining pool).
+        Sets info_/classes_/resolved_."""
         y = np.asarray(y)
         if y.ndim != 1:
             raise DataError(f"labels must be one-dimensional, got shape {y.shape}")
@@ -253,56 +328,97 @@ class Generator(ABC):
         self.classes_ = [to_python(c) for c in classes]
         self.label_dtype_ = y.dtype.str if y.dtype != object else "object"
         self.target_ = schema.target if schema is not None else None
+        both = self._with_pool(X, pretrain)
+        if schema is not None and pretrain is not None:
+            schema = transfer.widen_schema(schema, pretrain)
+        null = pretrain is not None
         if isinstance(X, pd.DataFrame):
-            self.transformer_ = TableTransformer().fit(X, schema)
+            self.transformer_ = TableTransformer().fit(both, schema)
             encoded = self.transformer_.transform(X)
             spans = tuple(self.transformer_.spans)
             self.info_ = DataInfo("table", len(classes), tuple(map(int, counts)),
-                                  dim=encoded.shape[1], spans=spans)
-        elif isinstance(X, np.ndarray):
-            self.transformer_ = ImageTransformer().fit(X)
+                                  dim=encoded.shape[1], spans=spans, null_class=null)
+        else:
+            self.transformer_ = ImageTransformer().fit(both)
             encoded = self.transformer_.transform(X)
             self.info_ = DataInfo("image", len(classes), tuple(map(int, counts)),
-                                  image_shape=self.transformer_.tensor_shape)
-        else:
-            raise DataError(f"X must be a DataFrame or an image ndarray, got {type(X).__name__}")
-        self.resolved_ = {**self._schedule(len(y)), **self._resolve(self.info_)}
+                                  image_shape=self.transformer_.tensor_shape, null_class=null)
+        pool = None
+        if pretrain is not None:
+            pool = torch.from_numpy(self.transformer_.transform(pretrain))
+        self.resolved_ = {**self._schedule(len(y), warm), **self._resolve(self.info_)}
+        if pool is not None:
+            self.resolved_["pretrain_epochs"] = self._schedule(len(pool))["epochs"]
         self.epochs_ = self.resolved_["epochs"]
-        return torch.from_numpy(encoded), torch.from_numpy(index.astype(np.int64))
+        return torch.from_numpy(encoded), torch.from_numpy(index.astype(np.int64)), pool
 
-    def _schedule(self, rows: int) -> dict[str, int]:
-        """{"min_steps": as used, "epochs": to train} for `rows` training rows."""
+    @staticmethod
+    def _with_pool(X: Any, pretrain: Any) -> Any:
+        """X and the unlabelled rows together (what the transformer is fitted on)."""
+        if not isinstance(X, pd.DataFrame | np.ndarray):
+            raise DataError(f"X must be a DataFrame or an image ndarray, got {type(X).__name__}")
+        if pretrain is None:
+            return X
+        if isinstance(X, pd.DataFrame):
+            if not isinstance(pretrain, pd.DataFrame):
+                raise DataError(f"pretrain rows for a table must be a DataFrame, got "
+                                f"{type(pretrain).__name__}")
+            missing = [c for c in X.columns if c not in pretrain.columns]
+            if missing:
+                raise DataError(f"pretrain rows lack the columns {missing}")
+            if len(pretrain) == 0:
+                raise DataError("pretrain holds no rows")
+            return pd.concat([X, pretrain[list(X.columns)]], ignore_index=True)
+        pretrain = np.asarray(pretrain) if isinstance(pretrain, np.ndarray) else pretrain
+        if not isinstance(pretrain, np.ndarray) or pretrain.shape[1:] != X.shape[1:] or not len(pretrain):
+            shape = getattr(pretrain, "shape", type(pretrain).__name__)
+            raise DataError(f"pretrain images must be a non-empty array of shape [M, "
+                            f"{', '.join(map(str, X.shape[1:]))}], got {shape}")
+        return np.concatenate([X, pretrain.astype(X.dtype, copy=False)])
+
+    def _schedule(self, rows: int, warm: bool = False) -> dict[str, Any]:
+        """{"min_steps": as used, "epochs": to train} for `rows` training rows; a warm
+        start trains `warm_share` of both (and records the share)."""
         min_steps = self.config.min_steps
         if min_steps is None:
             min_steps = self.TABLE_MIN_STEPS if self.info_.modality == "table" else 0
         steps_per_epoch = rows // min(self.config.batch_size, rows)
-        return {"min_steps": min_steps,
-                "epochs": max(self.config.epochs, -(-min_steps // steps_per_epoch))}
+        epochs = max(self.config.epochs, -(-min_steps // steps_per_epoch))
+        if not warm:
+            return {"min_steps": min_steps, "epochs": epochs}
+        share = self.config.warm_share
+        return {"min_steps": math.ceil(share * min_steps), "epochs": max(1, math.ceil(share * epochs)),
+                "warm_share": share}
 
     def _train(self, data: torch.Tensor, labels: torch.Tensor, rng: torch.Generator,
-               start: int, ckpt: Path | None) -> None:
+               start: int, ckpt: Path | None, phase: str) -> None:
+        """Train `phase` ("pretrain" or "fit") from epoch `start` to its last epoch."""
         from tqdm.auto import tqdm
 
+        self.phase_ = phase
+        epochs = self.resolved_["pretrain_epochs"] if phase == "pretrain" else self.epochs_
+        curve = self.pretrain_curve_ if phase == "pretrain" else self.curve_
         n = len(data)
         batch = min(self.config.batch_size, n)
         show = show_progress(self.config.progress)
-        bar = tqdm(range(start, self.epochs_), desc=f"fit {self.name}", disable=not show,
-                   initial=start, total=self.epochs_)
+        label = f"{phase} {self.name}"
+        bar = tqdm(range(start, epochs), desc=label, disable=not show, initial=start, total=epochs)
         # Without a bar, log every k-th epoch and the last: at most MAX_LOG_LINES lines.
-        every = max(1, math.ceil((self.epochs_ - start) / MAX_LOG_LINES))
+        every = max(1, math.ceil((epochs - start) / MAX_LOG_LINES))
         for module in self.modules_.values():
             module.train()
         for epoch in bar:
+            self.epoch_ = epoch
             row = self._epoch(data, labels, rng, batch, epoch)
-            self.curve_.append(row)
+            curve.append(row)
             figures = {k: f"{v:.3g}" for k, v in row.items() if k != "epoch"}
             bar.set_postfix(figures)
-            last = epoch + 1 == self.epochs_
+            last = epoch + 1 == epochs
             if not show and ((epoch + 1 - start) % every == 0 or last):
-                log.info("fit %s epoch %d/%d: %s", self.name, epoch + 1, self.epochs_,
+                log.info("%s epoch %d/%d: %s", label, epoch + 1, epochs,
                          ", ".join(f"{k} {v}" for k, v in figures.items()))
             if ckpt and ((epoch + 1) % self.config.checkpoint_every == 0 or last):
-                self._checkpoint(ckpt, epoch + 1, rng)
+                self._checkpoint(ckpt, phase, epoch + 1, rng)
 
     def _epoch(self, data: torch.Tensor, labels: torch.Tensor, rng: torch.Generator,
                batch: int, epoch: int) -> dict[str, float]:
@@ -322,18 +438,24 @@ class Generator(ABC):
 
     # ---- checkpoints ----------------------------------------------------------------
     def _hyper_key(self) -> str:
-        """The effective hyperparameters as JSON: the config but its run options, and the
-        values resolved for this data. A checkpoint resumes only under the same key."""
+        """The effective hyperparameters as JSON: the config but its run options, the
+        values resolved for this data, and the warm start and pretraining pool. A
+        checkpoint resumes only under the same key."""
         config = {k: v for k, v in asdict(self.config).items() if k not in RUN_OPTIONS}
-        return json.dumps({"config": config, "resolved": self.resolved_}, sort_keys=True,
-                          default=to_python)
+        lineage = getattr(self, "lineage_", {})
+        parent = (lineage.get("init_from") or {}).get("weights_sha256")
+        pool = (lineage.get("pretrain") or {}).get("digest")
+        return json.dumps({"config": config, "resolved": self.resolved_, "init_from": parent,
+                           "pretrain": pool}, sort_keys=True, default=to_python)
 
-    def _checkpoint(self, path: Path, epoch: int, rng: torch.Generator) -> None:
+    def _checkpoint(self, path: Path, phase: str, epoch: int, rng: torch.Generator) -> None:
         state = {
+            "phase": phase,
             "epoch": epoch,
             "hyperparameters": self._hyper_key(),
             "fingerprint": self._data_key(),
             "curve": json.dumps(self.curve_),
+            "pretrain_curve": json.dumps(self.pretrain_curve_),
             "rng": rng.get_state(),
             "torch_rng": torch.get_rng_state(),
             "modules": {k: m.state_dict() for k, m in self.modules_.items()},
@@ -344,9 +466,11 @@ class Generator(ABC):
         with atomic_file(path) as tmp:  # a kill leaves the previous checkpoint whole
             torch.save(state, tmp)
 
-    def _resume(self, path: Path, rng: torch.Generator) -> int:
+    def _resume(self, path: Path, rng: torch.Generator) -> tuple[str, int]:
+        """(phase, epochs done in it) from the checkpoint at `path`; ("pretrain", 0) when
+        there is none (a fit without a pool then starts its "fit" phase at 0)."""
         if not path.exists():
-            return 0
+            return "pretrain", 0
         try:
             state = torch.load(path, map_location=self.device, weights_only=True)
         except Exception as err:
@@ -364,8 +488,10 @@ class Generator(ABC):
         rng.set_state(state["rng"])
         torch.set_rng_state(state["torch_rng"])
         self.curve_ = json.loads(state["curve"])
-        log.info("fit %s: resumed from %s at epoch %d", self.name, path, state["epoch"])
-        return int(state["epoch"])
+        self.pretrain_curve_ = json.loads(state["pretrain_curve"])
+        log.info("fit %s: resumed from %s at %s epoch %d", self.name, path, state["phase"],
+                 state["epoch"])
+        return state["phase"], int(state["epoch"])
 
     def _data_key(self) -> str:
         config, _ = self.transformer_.get_state()
@@ -473,6 +599,7 @@ class Generator(ABC):
             "classes": self.classes_,
             "label_dtype": self.label_dtype_,
             "target": self.target_,
+            "lineage": getattr(self, "lineage_", {"init_from": None, "pretrain": None}),
             "info": {**asdict(self.info_), "spans": [asdict(s) for s in self.info_.spans]},
             "transformer": t_config,
         }
@@ -502,6 +629,7 @@ class Generator(ABC):
         self.classes_ = list(config["classes"])
         self.label_dtype_ = config["label_dtype"]
         self.target_ = config.get("target")
+        self.lineage_ = config.get("lineage") or {"init_from": None, "pretrain": None}
         arrays = {k.removeprefix("transformer."): v.numpy() for k, v in tensors.items()
                   if k.startswith("transformer.")}
         transformer_cls = TableTransformer if self.info_.modality == "table" else ImageTransformer

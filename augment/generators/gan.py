@@ -124,15 +124,16 @@ class GANGenerator(Generator):
     def _build(self, info: DataInfo) -> None:
         cfg = self.config
         spectral = cfg.loss == "hinge"
+        labels = info.n_classes + int(info.null_class)  # embedding rows
         if info.modality == "table":
-            gen: nn.Module = TableGenerator(info.n_classes, info.dim, cfg.latent_dim, cfg.width,
+            gen: nn.Module = TableGenerator(labels, info.dim, cfg.latent_dim, cfg.width,
                                             cfg.depth, cfg.embed_dim)
-            critic: nn.Module = TableCritic(info.n_classes, info.dim, cfg.width, cfg.depth,
+            critic: nn.Module = TableCritic(labels, info.dim, cfg.width, cfg.depth,
                                             spectral, cfg.mbstd_group)
         else:
-            gen = ImageGenerator(info.n_classes, info.image_shape, cfg.latent_dim, cfg.channels,
+            gen = ImageGenerator(labels, info.image_shape, cfg.latent_dim, cfg.channels,
                                  cfg.embed_dim)
-            critic = ImageCritic(info.n_classes, info.image_shape, cfg.channels, spectral,
+            critic = ImageCritic(labels, info.image_shape, cfg.channels, spectral,
                                  cfg.mbstd_group)
         self.modules_ = {"generator": gen, "critic": critic, "ema": EMA(gen, cfg.ema_decay)}
         self.optimizers_ = {
@@ -142,14 +143,15 @@ class GANGenerator(Generator):
                                        lr=cfg.critic_lr, betas=cfg.betas, foreach=True),
         }
 
-    def _prepare(self, *args: Any, **kwargs: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    def _prepare(self, *args: Any, **kwargs: Any
+                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """The base checks and encoding, plus the spread of a few real rows per class (the
         first `diversity_samples` of each) as the reference for the diversity figure."""
-        data, labels = super()._prepare(*args, **kwargs)
+        data, labels, pool = super()._prepare(*args, **kwargs)
         k = self.config.diversity_samples
         self._real_spread = [mean_pairwise_distance(data[labels == c][:k])
                              for c in range(self.info_.n_classes)]
-        return data, labels
+        return data, labels, pool
 
     def _fake(self, net: nn.Module, labels: torch.Tensor, rng: torch.Generator,
               hard: bool) -> torch.Tensor:

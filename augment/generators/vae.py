@@ -206,18 +206,19 @@ class VAEGenerator(Generator):
 
     def _build(self, info: DataInfo) -> None:
         c = self.config
+        labels = info.n_classes + int(info.null_class)  # embedding rows
         if info.modality == "table":
-            encoder = TableEncoder(info.dim, info.n_classes, c.latent_dim, c.width, c.depth,
+            encoder = TableEncoder(info.dim, labels, c.latent_dim, c.width, c.depth,
                                    c.embed_dim)
             self.likelihood_ = TableLikelihood(info.spans, c.components)
-            decoder = TableDecoder(self.likelihood_.out_dim, info.n_classes, c.latent_dim,
+            decoder = TableDecoder(self.likelihood_.out_dim, labels, c.latent_dim,
                                    c.width, c.depth, c.embed_dim,
                                    (self.likelihood_.n_cont, c.components), c.sigma_init)
             decoder.log_sigma.requires_grad_(c.sigma == "learned")
         else:
-            encoder = ImageEncoder(info.image_shape, info.n_classes, c.latent_dim, c.channels,
+            encoder = ImageEncoder(info.image_shape, labels, c.latent_dim, c.channels,
                                    c.embed_dim)
-            decoder = ImageDecoder(info.image_shape, info.n_classes, c.latent_dim, c.channels,
+            decoder = ImageDecoder(info.image_shape, labels, c.latent_dim, c.channels,
                                    c.embed_dim)
         prior = LatentPrior(info.n_classes, c.latent_dim)
         self.modules_ = {"encoder": encoder, "decoder": decoder, "prior": prior}
@@ -227,6 +228,17 @@ class VAEGenerator(Generator):
         self.optimizers_ = {
             "vae": torch.optim.Adam(params, lr=c.lr, weight_decay=c.weight_decay)
         }
+
+    def _layouts(self, info: DataInfo, dims: list, classes: list) -> dict[str, list]:
+        """The base layouts plus the decoder's: "likelihood" (its raw output, laid out by
+        `TableLikelihood`) and "continuous" (rows of log_sigma)."""
+        soft = [dims[i] for s in info.spans if s.kind == "softmax" for i in range(s.start, s.end)]
+        cont = [dims[s.start] for s in info.spans if s.kind == "continuous"]
+        k = self.config.components
+        likelihood = soft + [(*key, part, j) for key in cont for part in ("weight", "mean")
+                             for j in range(k)]
+        return {**super()._layouts(info, dims, classes), "likelihood": likelihood,
+                "continuous": cont}
 
     def _train_step(self, x: torch.Tensor, labels: torch.Tensor, rng: torch.Generator
                     ) -> dict[str, float]:
@@ -244,11 +256,10 @@ class VAEGenerator(Generator):
             if sigma is not None:
                 extra["sigma"] = sigma.item()
         kl = gaussian_kl(mean, logvar)
-        # curve_ gains one row per finished epoch (and is restored on resume), so its
-        # length is the 0-based index of the current epoch.
-        beta = kl_weight_at(len(self.curve_), self.config.kl_weight, self.config.kl_anneal_epochs)
+        beta = kl_weight_at(self.epoch_, self.config.kl_weight, self.config.kl_anneal_epochs)
         loss = recon + beta * kl
-        if self.config.prior == "class" and len(self.curve_) == self.epochs_ - 1:
+        last = self.phase_ == "fit" and self.epoch_ == self.epochs_ - 1
+        if self.config.prior == "class" and last:
             self._accumulate(mean.detach(), logvar.detach(), labels)
         optimizer = self.optimizers_["vae"]
         optimizer.zero_grad(set_to_none=True)
@@ -278,7 +289,7 @@ class VAEGenerator(Generator):
         second.index_add_(0, labels, outer)
 
     def _end_epoch(self, epoch: int) -> dict[str, float]:
-        if epoch + 1 == self.epochs_ and self._moments is not None:
+        if self.phase_ == "fit" and epoch + 1 == self.epochs_ and self._moments is not None:
             self.modules_["prior"].set_moments(*self._moments)
             self._moments = None
         return {}
