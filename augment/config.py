@@ -184,12 +184,17 @@ def load_params(path: str | Path = PARAMS_FILE) -> dict[str, Any]:
     return params
 
 
+# Keys of the `train` section that are not a family: shared by every family's training.
+TRAIN_SHARED = ("seed", "warm_start")
+
+
 def generator_params(params: dict[str, Any], family: str) -> dict[str, Any]:
-    """Hyperparameters of one family: `train.<family>` plus the shared `train.seed`."""
+    """Hyperparameters of one family: `train.<family>` plus the shared `train.seed`
+    (`train.warm_start` says how the stage trains, not what: pipelines.params reads it)."""
     from augment.generators import available_generators
 
     train = params.get("train") or {}
-    unknown = set(train) - {"seed", *available_generators()}
+    unknown = set(train) - {*TRAIN_SHARED, *available_generators()}
     if unknown:
         raise ConfigError(f"unknown parameter {', '.join('train.' + k for k in sorted(unknown))}")
     section = dict(train.get(family) or {})

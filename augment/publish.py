@@ -8,7 +8,8 @@ A published dataset is the folder data/published/<ds>/ holding
 
 `publish_version` commits dvc.lock, tags the revision `<ds>-v<N>` and pushes the data
 to the DVC remote; a version never changes. `load_augmented` reads any version back
-through `dvc.api`, from this repository or another one (path or URL).
+through `dvc.api`, from this repository or another one (path or URL); `latest_version`
+and `get_at_revision` give the train stage the models a version recorded (warm starts).
 
 Runs of several datasets may publish into one repository at the same time (Airflow
 runs, a user's CLI). git (index.lock) and DVC (its repository lock, given up after 3 s)
@@ -230,6 +231,41 @@ def versions(dataset: str, repo: str = ".") -> list[int]:
         tags = [line.split("refs/tags/")[-1] for line in out.stdout.splitlines()]
     pattern = re.compile(rf"^{re.escape(dataset)}-v(\d+)$")
     return sorted(int(m.group(1)) for t in tags if (m := pattern.match(t)))
+
+
+def latest_version(dataset: str, repo: str | Path = ".") -> str | None:
+    """The tag of the latest published version of `dataset` (`<dataset>-v<N>`), or None."""
+    done = versions(dataset, str(repo))
+    return f"{dataset}-v{done[-1]}" if done else None
+
+
+def get_at_revision(path: str, dest: str | Path, repo: str | Path, rev: str) -> Path:
+    """Copy the folder `path` (repository-relative, DVC- or git-tracked) as recorded at `rev`
+    into `dest` (which must not exist yet); returns `dest`.
+
+    Reads through `dvc.api.DVCFileSystem`: the commit's dvc.lock names the content, which
+    comes from the local cache, else the default remote. Only reading, it takes no
+    repository lock, so it works inside a stage that `dvc repro` is running.
+    """
+    import dvc.api
+
+    fs = None
+    try:
+        fs = dvc.api.DVCFileSystem(str(repo), rev=rev)
+        if not fs.isdir(path):
+            raise AugmentError(f"{rev} does not record {path}")
+        fs.get(path, str(dest), recursive=True)
+    except AugmentError:
+        raise
+    except FileNotFoundError as err:  # dvc_data: "No storage files available"
+        raise AugmentError(f"the data of {path} at {rev} is neither in the DVC cache nor on a "
+                           f"remote ({err})") from err
+    except Exception as err:  # dvc and scmrepo raise many types: unknown rev, bad remote
+        raise AugmentError(f"cannot read {path} at {rev} of {repo}: {err}") from err
+    finally:
+        if fs is not None:
+            fs.close()
+    return Path(dest)
 
 
 def read_manifest(dataset: str, repo: str = ".", rev: str | None = None) -> dict:

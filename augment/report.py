@@ -365,6 +365,9 @@ def _published(manifest: dict | None) -> dict | None:
                      f"{str(manifest.get('raw_fingerprint', '?'))[:16]})"),
         ("prepared with", json.dumps(params.get("prepare"))),
         ("generators", "; ".join(f"{g} {json.dumps(train_params.get(g, {}))}" for g in generators)),
+        # train.warm_start: previous -> the version each model started from (publish stage)
+        *((f"{g} started from", version or "scratch (cold start)")
+          for g, version in (manifest.get("parents") or {}).items()),
         ("code revision", manifest.get("git_revision", "?")),
         ("published data", f"{manifest.get('data_file', '?')} (content "
                            f"{str(manifest.get('content_hash', '?'))[:16]})"),

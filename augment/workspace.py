@@ -5,6 +5,7 @@ CLI and the report ask a `Workspace` where things live instead of joining paths
 themselves:
 
     data/prepared/<ds>/{train,val,test}.{parquet,npz}, schema.json, info.json
+    data/prepared/<ds>/unlabelled.{parquet,npz}   optional: rows without labels, to pretrain on
     models/<ds>/<gen>/                  weights, config.json, curve.json
     .checkpoints/<ds>/<gen>/            resumable training state (outside DVC outs)
     plots/curves/<ds>/<gen>.json        training curve for `dvc plots`
@@ -45,6 +46,7 @@ RUNS_DIR = PurePosixPath(".airflow/runs")
 
 # File names inside those folders.
 SPLITS = ("train", "val", "test")
+UNLABELLED = "unlabelled"  # the optional fourth split: features only (datasets.<ds>.unlabelled)
 SPLIT_SUFFIXES = (".parquet", ".npz")
 INFO_FILE = "info.json"
 SCHEMA_FILE = "schema.json"
@@ -99,15 +101,28 @@ class Workspace:
         return self._at(PREPARED_DIR, check_name(dataset, "dataset"))
 
     def split(self, dataset: str, split: str) -> Path:
-        """The prepared `split` file (train, val or test) of `dataset`, whichever format."""
-        if split not in SPLITS:
-            raise ConfigError(f"split must be one of {list(SPLITS)}, got {split!r}")
+        """The prepared `split` file (train, val, test or unlabelled) of `dataset`,
+        whichever format."""
+        found = self._split_file(dataset, split)
+        if found is None:
+            hint = (f"set datasets.{dataset}.unlabelled and run the prepare stage"
+                    if split == UNLABELLED else "run the prepare stage first")
+            raise AugmentError(f"no prepared {split} split for {dataset!r} under "
+                               f"{self.prepared(dataset)}; {hint}")
+        return found
+
+    def unlabelled(self, dataset: str) -> Path | None:
+        """The prepared unlabelled split of `dataset`, or None when it has none."""
+        return self._split_file(dataset, UNLABELLED)
+
+    def _split_file(self, dataset: str, split: str) -> Path | None:
+        if split not in (*SPLITS, UNLABELLED):
+            raise ConfigError(f"split must be one of {[*SPLITS, UNLABELLED]}, got {split!r}")
         folder = self.prepared(dataset)
         for suffix in SPLIT_SUFFIXES:
             if (folder / f"{split}{suffix}").exists():
                 return folder / f"{split}{suffix}"
-        raise AugmentError(f"no prepared {split} split for {dataset!r} under {folder}; run the "
-                           "prepare stage first")
+        return None
 
     def dataset_info(self, dataset: str) -> Path:
         return self.prepared(dataset) / INFO_FILE
@@ -184,6 +199,11 @@ class Workspace:
     # ---- orchestration ----------------------------------------------------------------
     def run_params(self, dataset: str, run_id: str) -> Path:
         return self._at(RUNS_DIR, check_name(dataset, "dataset"), f"{safe_run_id(run_id)}.yaml")
+
+
+def model_path(dataset: str, generator: str) -> str:
+    """Repository-relative posix path of a model folder, for DVC at a revision."""
+    return str(MODELS_DIR / check_name(dataset, "dataset") / check_name(generator, "generator"))
 
 
 def published_path(dataset: str, name: str = MANIFEST_FILE) -> str:

@@ -6,8 +6,12 @@
 - `augment_dataset`: runs on a cron schedule ($AUGMENT_SCHEDULE, default weekly; "none"
   turns it off) and on demand with a conf, e.g.
   `airflow dags trigger augment_dataset -c '{"dataset": "digits", "profile": "tiny"}'`.
+  Warm starts follow params.yaml's `train.warm_start` unless $AUGMENT_WARM_START or the
+  run's `warm_start` says otherwise.
 - `augment_dataset_raw_<ds>`, one per dataset of the workspace's params.yaml: runs when
-  the asset `augment://raw/<ds>` gets an event (a new raw version was landed).
+  the asset `augment://raw/<ds>` gets an event (a new raw version was landed). New raw
+  data is what a warm start is for: these runs start each model from the one of the latest
+  published version (`warm_start` defaults to "previous").
 - publish emits an event for `augment://published/<ds>` (through the asset alias
   `augment_published`) whose extra holds the version tag, git revision and content hash.
 
@@ -37,8 +41,10 @@ from airflow.sdk.exceptions import AirflowFailException
 if str(Path(__file__).parent) not in sys.path:
     sys.path.append(str(Path(__file__).parent))
 from augment_params import (  # noqa: E402
+    WARM_START,
     default_workspace,
     run_params,
+    warm_start_default,
     workspace_defaults,
     write_params,
 )
@@ -64,8 +70,9 @@ WORKSPACE = default_workspace()
 DATASETS, GENERATORS = workspace_defaults(WORKSPACE)
 
 
-def dag_params(dataset: str) -> dict[str, Param]:
-    """The run parameters, validated by Airflow before a run starts."""
+def dag_params(dataset: str, warm_start: str | None = None) -> dict[str, Param]:
+    """The run parameters, validated by Airflow before a run starts; `warm_start` is the
+    default of the param of that name (None: params.yaml's train.warm_start)."""
     return {
         "dataset": Param(dataset, type="string", minLength=1,
                          description=f"a dataset of params.yaml ({', '.join(DATASETS)})"),
@@ -87,6 +94,10 @@ def dag_params(dataset: str) -> dict[str, Param]:
                            description="folder holding params.yaml; artifacts are written under it"),
         "require_all": Param(None, type=["null", "boolean"],
                              description="publish nothing unless every generator passes"),
+        "warm_start": Param(warm_start, type=["null", "string"], enum=[None, *WARM_START],
+                            description="previous: start each model from the one of the latest "
+                                        "published version; none: from scratch (null: "
+                                        "params.yaml train.warm_start)"),
         "overrides": Param({}, type="object", description="sections merged over params.yaml last"),
     }
 
@@ -124,23 +135,37 @@ def is_versioned(workspace: Path) -> bool:
     return probe.returncode == 0 and probe.stdout.strip() == "true"
 
 
-def version_published(workspace: Path, dataset: str) -> str:
-    """Record the published folder of `dataset` in dvc.lock, then tag and push it.
+def version_published(workspace: Path, dataset: str, generators: list[str] | tuple[str, ...] = ()
+                      ) -> str:
+    """Record the published folder of `dataset` and the models of `generators` in dvc.lock,
+    then tag and push it.
 
-    The DAG runs the stages itself, not `dvc repro`, so dvc.lock must be told about the
-    new output before the tag is made, or the tag would point at the previous data.
+    The DAG runs the stages itself, not `dvc repro`, so dvc.lock must be told about the new
+    outputs before the tag is made, or the tag would point at the previous data. The models
+    (`train@<ds>-<gen>`, for the generators of dvc.yaml's matrix) go in too: the tag then
+    records the models its rows came from, and a later warm start
+    (`train.warm_start: previous`) reads them from there.
     """
     from augment.errors import AugmentError
     from augment.publish import publish_version, workspace_lock
 
-    stage = f"publish@{dataset}"
+    stages = [f"publish@{dataset}"]
     with workspace_lock(workspace):  # concurrent runs of other datasets commit one at a time
-        done = subprocess.run([sys.executable, "-m", "dvc", "commit", "--force", "--quiet", stage],
-                              capture_output=True, text=True, cwd=workspace)
+        if generators:
+            listed = dvc(workspace, "stage", "list", "--name-only")
+            known = set(listed.stdout.split()) if listed.returncode == 0 else set()
+            stages += [name for g in generators if (name := f"train@{dataset}-{g}") in known]
+        done = dvc(workspace, "commit", "--force", "--quiet", *stages)
         if done.returncode != 0:
-            raise AugmentError(f"dvc commit {stage} failed (is {dataset} in params.yaml "
+            raise AugmentError(f"dvc commit {' '.join(stages)} failed (is {dataset} in params.yaml "
                                f"pipeline.datasets?): {done.stderr.strip()}")
         return publish_version(dataset, repo=str(workspace), push=True)
+
+
+def dvc(workspace: Path, *args: str) -> subprocess.CompletedProcess:
+    """`python -m dvc ARGS` in the workspace (this environment's dvc)."""
+    return subprocess.run([sys.executable, "-m", "dvc", *args], capture_output=True, text=True,
+                          cwd=workspace)
 
 
 @task
@@ -286,7 +311,7 @@ def publish(cfg: dict[str, Any], selected: dict[str, Any], outlet_events=None) -
                                    Selection(chosen, selected["reason"])))
         tag = None
         if is_versioned(ws.root):
-            tag = version_published(ws.root, dataset)
+            tag = version_published(ws.root, dataset, list(selected["gated"]))
             log.info("published version %s", tag)
         else:
             log.info("%s is not a git+DVC repository: published the folder only, no version tag",
@@ -333,7 +358,7 @@ def augment_pipeline() -> None:
     report(cfg, evaluate(cfg, publish(cfg, select(cfg, outcomes))))
 
 
-def build_dag(dag_id: str, schedule: Any, dataset: str, doc: str):
+def build_dag(dag_id: str, schedule: Any, dataset: str, doc: str, warm_start: str | None = None):
     return dag(
         dag_id=dag_id,
         schedule=schedule,
@@ -341,7 +366,7 @@ def build_dag(dag_id: str, schedule: Any, dataset: str, doc: str):
         catchup=False,
         max_active_runs=1,  # runs of one DAG share the workspace's artifact paths
         default_args=DEFAULT_ARGS,
-        params=dag_params(dataset),
+        params=dag_params(dataset, warm_start),
         tags=["augment"],
         doc_md=doc,
     )(augment_pipeline)()
@@ -349,8 +374,10 @@ def build_dag(dag_id: str, schedule: Any, dataset: str, doc: str):
 
 augment_dataset = build_dag(
     "augment_dataset", None if SCHEDULE.lower() in ("", "none") else SCHEDULE, DATASETS[0],
-    f"Augment a dataset on a schedule (`{SCHEDULE}`) or on demand with a conf.")
+    f"Augment a dataset on a schedule (`{SCHEDULE}`) or on demand with a conf.",
+    warm_start_default())
 for _name in DATASETS:
     globals()[f"augment_dataset_raw_{_name}"] = build_dag(
         f"augment_dataset_raw_{_name}", [Asset(RAW_URI.format(_name))], _name,
-        f"Augment `{_name}` whenever the asset `{RAW_URI.format(_name)}` is updated.")
+        f"Augment `{_name}` whenever the asset `{RAW_URI.format(_name)}` is updated, "
+        "warm-starting from the latest published version.", "previous")

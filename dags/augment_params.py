@@ -42,6 +42,23 @@ SMOKE_GATE: dict[str, Any] = {
 }
 
 
+# train.warm_start values; the DAGs' `warm_start` param (None: params.yaml's) sets it.
+WARM_START = ("previous", "none")
+WARM_START_ENV = "AUGMENT_WARM_START"
+
+
+def warm_start_default(environ: dict[str, str] | None = None) -> str | None:
+    """$AUGMENT_WARM_START (previous | none) for the scheduled DAG's `warm_start` param; None
+    (follow params.yaml) when unset or empty. Another value is an error naming the variable."""
+    value = (os.environ if environ is None else environ).get(WARM_START_ENV, "").strip()
+    if not value:
+        return None
+    if value not in WARM_START:
+        raise ValueError(f"${WARM_START_ENV} must be one of {', '.join(WARM_START)} (or empty: "
+                         f"params.yaml's train.warm_start), got {value!r}")
+    return value
+
+
 def default_workspace() -> Path:
     """$AUGMENT_WORKSPACE, else the repository holding this dags/ folder."""
     return Path(os.environ.get("AUGMENT_WORKSPACE") or REPO_ROOT).resolve()
@@ -79,8 +96,9 @@ def run_params(base: dict[str, Any], conf: dict[str, Any]) -> dict[str, Any]:
     """params.yaml (`base`) overlaid with a run's conf (the DAG params).
 
     Order: base, profile, the named fields (dataset, generators, policy, ratio, counts,
-    seed, require_all; None keeps the base value), then `overrides` (any section, merged
-    last). `seed` drives training and sampling; the data split keeps `prepare.seed`.
+    seed, require_all, warm_start; None keeps the base value), then `overrides` (any
+    section, merged last). `seed` drives training and sampling; the data split keeps
+    `prepare.seed`. `warm_start` is `train.warm_start`.
     The sampling fields also go to `datasets.<dataset>.sample`, which params.yaml may use
     to override the global `sample` section for one dataset: the run's choice wins.
     """
@@ -98,8 +116,9 @@ def run_params(base: dict[str, Any], conf: dict[str, Any]) -> dict[str, Any]:
     if conf.get("seed") is not None:
         sample["seed"] = conf["seed"]
     named: dict[str, Any] = {"pipeline": {"datasets": [dataset], "generators": generators}}
-    if conf.get("seed") is not None:
-        named["train"] = {"seed": conf["seed"]}
+    train = {k: conf[k] for k in ("seed", "warm_start") if conf.get(k) is not None}
+    if train:
+        named["train"] = train
     if conf.get("require_all") is not None:
         named["publish"] = {"require_all": conf["require_all"]}
     if sample:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from augment.config import SEED, Range, from_dict, generator_params, load_params
 from augment.errors import ConfigError
@@ -11,7 +11,9 @@ from augment.sampling import check_policy
 from augment.workspace import check_name
 
 __all__ = ["check_params", "dataset_params", "generator_params", "load_params", "pipeline_params",
-           "prepare_params", "publish_params", "sample_params"]
+           "prepare_params", "publish_params", "sample_params", "train_params"]
+
+DROPPED = "dropped"  # datasets.<ds>.unlabelled: the training rows thin / per_class removed
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,9 @@ class DatasetParams:
     thin: ThinParams | None = None
     per_class: int | None = None  # low-data scenario: keep at most this many training rows
     sample: dict[str, Any] = field(default_factory=dict)  # overrides of the `sample` section
+    # Unlabelled rows to pretrain on (the prepare stage writes them as the split
+    # "unlabelled"): a source like `source`, or "dropped", the rows thin / per_class removed.
+    unlabelled: str | None = None
 
     RANGES: ClassVar[dict[str, Range]] = {"per_class": Range(2)}  # a generator needs 2 per class
 
@@ -56,11 +61,37 @@ def dataset_params(params: dict[str, Any], name: str) -> DatasetParams:
         raise ConfigError(f"datasets must be a mapping of dataset names, got {datasets!r}")
     if name not in datasets:
         raise ConfigError(f"dataset {name!r} is not in params.yaml datasets: {sorted(datasets)}")
-    return from_dict(DatasetParams, datasets[name], where=f"datasets.{name}")
+    dp = from_dict(DatasetParams, datasets[name], where=f"datasets.{name}")
+    if dp.unlabelled is not None and not dp.unlabelled.strip():
+        raise ConfigError(f"datasets.{name}.unlabelled is empty: give a source (builtin:NAME, a "
+                          f"file, an image folder) or {DROPPED!r}, or leave the key out")
+    if dp.unlabelled == DROPPED and not (dp.thin or dp.per_class):
+        raise ConfigError(f"datasets.{name}.unlabelled: {DROPPED!r} takes the training rows that "
+                          "thin or per_class remove, and this dataset sets neither")
+    return dp
 
 
 def prepare_params(params: dict[str, Any]) -> PrepareParams:
     return from_dict(PrepareParams, params.get("prepare"), where="prepare")
+
+
+@dataclass(frozen=True)
+class TrainParams:
+    """How the train stage trains (the `train` section's keys besides the families).
+
+    warm_start: "previous" starts each model from the same model of the dataset's latest
+    published version (`<ds>-vN`, read through DVC), "none" trains from scratch.
+    """
+
+    warm_start: Literal["previous", "none"] = "none"
+
+
+def train_params(params: dict[str, Any]) -> TrainParams:
+    train = params.get("train") or {}
+    if not isinstance(train, dict):
+        raise ConfigError(f"train must be a mapping, got {train!r}")
+    return from_dict(TrainParams, {k: train[k] for k in ("warm_start",) if k in train},
+                     where="train")
 
 
 @dataclass(frozen=True)
@@ -134,6 +165,7 @@ def check_params(params: dict[str, Any], dataset: str, generators: list[str] | N
 
     dataset_params(params, dataset)
     prepare_params(params)
+    train_params(params)
     sample_params(params, dataset)
     publish_params(params)
     if generators is None:

@@ -6,8 +6,9 @@ Reads each generator's GateReport. Publishes nothing, and fails with the reasons
 Data Docs paths, when no generator passed (or, with publish.require_all, when any
 failed). `publish.select: best` keeps the passing generator with the best validation
 macro-F1 after augmentation; `all` keeps every passing one (`augment.validate.verdict.
-select`, shared with the Airflow DAG). Tagging a version and pushing it to the DVC
-remote is `augment publish DATASET`.
+select`, shared with the Airflow DAG). The manifest's `parents` names, per generator, the
+published version its model was warm-started from (config.json lineage; null when it was
+trained cold). Tagging a version and pushing it to the DVC remote is `augment publish DATASET`.
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ import json
 import sys
 
 from augment.data.storage import read_split
+from augment.errors import AugmentError
 from augment.io import atomic_dir
 from augment.publish import combine, git_revision, write_augmented
 from augment.validate.verdict import GateReport, Selection, select
-from augment.workspace import Workspace
+from augment.workspace import MODEL_CONFIG_FILE, Workspace
 from pipelines.common import stage_main
 from pipelines.params import (
     dataset_params,
@@ -33,6 +35,21 @@ from pipelines.params import (
 def gate_reports(ws: Workspace, dataset: str, generators: list[str]) -> dict[str, GateReport]:
     """{generator: its GateReport}; a missing report is an error naming the generator."""
     return {name: GateReport.load(ws.gate(dataset, name)) for name in generators}
+
+
+def parent_version(ws: Workspace, dataset: str, generator: str) -> str | None:
+    """The published version (`<ds>-vN`) the generator's model was warm-started from, as its
+    config.json lineage records it; None for a cold start (or no model folder)."""
+    path = ws.model(dataset, generator) / MODEL_CONFIG_FILE
+    if not path.is_file():
+        return None
+    try:
+        config = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise AugmentError(f"cannot read {path}: {err}; train {generator} again") from err
+    lineage = config.get("lineage") if isinstance(config, dict) else None
+    parent = (lineage or {}).get("init_from") or {}
+    return parent.get("version") if isinstance(parent, dict) else None
 
 
 def publish(ws: Workspace, dataset: str, params: dict) -> str:
@@ -62,6 +79,7 @@ def publish_selection(ws: Workspace, dataset: str, params: dict, reports: dict[s
         "git_revision": git_revision(ws.root),
         "generators": selection.chosen,
         "selection": selection.reason,
+        "parents": {g: parent_version(ws, dataset, g) for g in reports},
         "rows": {"real": int((~data.synthetic).sum()), "synthetic": int(data.synthetic.sum())},
         "params": {
             "dataset": json.loads(json.dumps(dataset_params(params, dataset).__dict__, default=str)),

@@ -26,7 +26,7 @@ def tiny_pipeline(datasets: dict[str, dict], generators: list[str], batch_size: 
         "pipeline": {"datasets": list(datasets), "generators": generators},
         "datasets": datasets,
         "prepare": {"val": 0.2, "test": 0.2, "seed": 0},
-        "train": {"seed": 0, **{name: dict(tiny) for name in generators}},
+        "train": {"seed": 0, "warm_start": "none", **{name: dict(tiny) for name in generators}},
         "sample": {"policy": "ratio", "ratio": 0.5, "seed": 1},
         "validate": LENIENT_GATE,
         "publish": {"select": "best"},

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DAGS = ROOT / "dags"
 BIN = Path(sys.executable).parent
 sys.path.append(str(DAGS))
-from augment_params import SMOKE_GATE, run_params  # noqa: E402
+from augment_params import SMOKE_GATE, run_params, warm_start_default  # noqa: E402
 from conftest import tool_env  # noqa: E402
 
 DAG_IDS = {"augment_dataset", "augment_dataset_raw_digits", "augment_dataset_raw_breast_cancer"}
@@ -49,7 +49,7 @@ def airflow_home(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         for key, value in env.items():
             patch.setenv(key, value)
-        for key in ("AUGMENT_SCHEDULE", "AUGMENT_WORKSPACE"):  # the DAG file's defaults
+        for key in ("AUGMENT_SCHEDULE", "AUGMENT_WORKSPACE", "AUGMENT_WARM_START"):  # DAG defaults
             patch.delenv(key, raising=False)
         for command in (["db", "migrate"], ["pools", "set", "dvc_writer", "1", "one DVC writer"]):
             done = subprocess.run([str(BIN / "airflow"), *command], capture_output=True, text=True)
@@ -111,6 +111,15 @@ def test_run_params_overlay_profile_conf_and_overrides():
     assert merged["validate"]["max_detection_auc"] == base["validate"]["max_detection_auc"]
     full = run_params(base, {"dataset": "digits", "profile": "full"})
     assert full["train"] == base["train"] and full["sample"] == base["sample"]
+    assert run_params(base, {"dataset": "digits", "warm_start": "previous"})["train"] == {
+        **base["train"], "warm_start": "previous"}
+
+
+def test_warm_start_default_comes_from_the_environment():
+    assert warm_start_default({}) is None and warm_start_default({"AUGMENT_WARM_START": " "}) is None
+    assert warm_start_default({"AUGMENT_WARM_START": "previous"}) == "previous"
+    with pytest.raises(ValueError, match=r"\$AUGMENT_WARM_START must be one of previous, none"):
+        warm_start_default({"AUGMENT_WARM_START": "sometimes"})
 
 
 def test_dags_parse_fast_without_heavy_imports(airflow_home):
@@ -149,6 +158,8 @@ def test_dag_structure(airflow_home):
     raw = bag.get_dag("augment_dataset_raw_digits")
     assert "augment://raw/digits" in str(raw.timetable.asset_condition)
     assert raw.params["dataset"] == "digits"
+    assert dag.params["warm_start"] is None  # params.yaml's train.warm_start
+    assert raw.params["warm_start"] == "previous"  # new raw data: start from the last version
 
 
 def test_bad_conf_is_rejected_before_any_work(airflow_home):
@@ -186,6 +197,9 @@ def test_tiny_run_publishes_and_versions_breast_cancer(airflow_home):
     assert (ws / "reports/breast_cancer/index.html").is_file()
     tags = subprocess.run(["git", "tag"], cwd=ws, capture_output=True, text=True).stdout.split()
     assert tags == ["breast_cancer-v1"]
+    lock = yaml.safe_load(subprocess.run(["git", "show", "breast_cancer-v1:dvc.lock"], cwd=ws,
+                                         capture_output=True, text=True).stdout)
+    assert {f"train@breast_cancer-{g}" for g in ("vae", "gan", "diffusion")} <= set(lock["stages"])
     revision = subprocess.run(["git", "rev-parse", "breast_cancer-v1^{commit}"], cwd=ws,
                               capture_output=True, text=True).stdout.strip()
     [(uri, extra)] = asset_events(run.run_id)

@@ -238,9 +238,12 @@ def test_params_spell_out_every_family_default(family):
             f"train.{family}.{key} is {section[key]!r}, the Config default is {value!r}")
 
 
-def test_params_train_section_holds_seed_and_families_only():
+def test_params_train_section_holds_shared_keys_and_families_only():
+    from augment.config import TRAIN_SHARED
+
     params = repo_params()
-    assert set(params["train"]) == {"seed", *FAMILIES}
+    assert set(params["train"]) == {*TRAIN_SHARED, *FAMILIES}
+    assert params["train"]["warm_start"] == "none"  # `dvc repro` reproducible from its inputs
     assert set(params["pipeline"]["generators"]) <= set(FAMILIES)
 
 

@@ -131,6 +131,7 @@ def published(ws: Workspace, name: str, train: Dataset, rows: tuple) -> None:
     data = combine(train.X, train.y, {"vae": rows})
     manifest = {"dataset": name, "raw_fingerprint": "f" * 64, "source": f"builtin:{name}",
                 "git_revision": "abc123", "generators": ["vae"], "selection": "best of one",
+                "parents": {"vae": f"{name}-v1", "gan": None},
                 "rows": {"real": len(train), "synthetic": len(rows[1])},
                 "params": {"prepare": {"val": 0.2}, "train": {"vae": {"epochs": 2}}}}
     with atomic_dir(ws.published(name), "published") as tmp:
@@ -300,6 +301,7 @@ def test_table_report(project, tmp_path):
     summary = dom.text("summary")
     manifest = json.loads(project.manifest("iris").read_text())
     assert "Published generator(s): vae" in summary
+    assert "vae started from iris-v1" in summary and "gan started from scratch (cold start)" in summary
     assert manifest["raw_fingerprint"][:16] in summary and manifest["content_hash"][:16] in summary
     assert "train val test vae (requested) gan (requested)" in summary
     marginals = dom.text("marginals")

@@ -322,17 +322,32 @@ def _load_npz(path: Path) -> Raw:
 
 
 def _load_image_folder(path: Path) -> Raw:
-    from PIL import Image, UnidentifiedImageError
-
     class_dirs = sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not class_dirs:
         raise DataError(f"{path} has no class subfolders (expected {path}/<class>/<image>.png)")
-    images, labels, shapes = [], [], {}
+    groups = []
     for class_dir in class_dirs:
-        files = sorted(f for f in class_dir.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
+        files = image_files(class_dir)
         if not files:
             raise DataError(f"class folder {class_dir} has no images ({', '.join(IMAGE_SUFFIXES)}); "
                             "add some or remove the folder")
+        groups.append((class_dir.name, files))
+    images, labels = read_images(path, groups)
+    return path.name, images, labels, None
+
+
+def image_files(folder: Path) -> list[Path]:
+    """The image files directly in `folder`, sorted."""
+    return sorted(f for f in folder.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def read_images(root: Path, groups: list[tuple[str, list[Path]]]) -> tuple[np.ndarray, np.ndarray]:
+    """Images [N, H, W] or [N, C, H, W] and labels [N] of (label, files) groups under `root`;
+    an unreadable image or mixed shapes are a DataError naming the file."""
+    from PIL import Image, UnidentifiedImageError
+
+    images, labels, shapes = [], [], {}
+    for label, files in groups:
         for file in files:
             try:
                 with Image.open(file) as img:
@@ -343,8 +358,8 @@ def _load_image_folder(path: Path) -> Raw:
                 arr = arr.transpose(2, 0, 1)
             shapes.setdefault((arr.shape, arr.dtype.str), file)
             images.append(arr)
-            labels.append(class_dir.name)
+            labels.append(label)
     if len(shapes) > 1:
-        found = "; ".join(f"{s} {d} (e.g. {f.relative_to(path)})" for (s, d), f in shapes.items())
-        raise DataError(f"images in {path} have mixed shapes: {found}; resize them to one shape")
-    return path.name, np.stack(images), np.asarray(labels, dtype=object), None
+        found = "; ".join(f"{s} {d} (e.g. {f.relative_to(root)})" for (s, d), f in shapes.items())
+        raise DataError(f"images in {root} have mixed shapes: {found}; resize them to one shape")
+    return np.stack(images), np.asarray(labels, dtype=object)

@@ -57,6 +57,11 @@ def thin_classes(ds: Dataset, classes: list, keep: float, seed: int = 0) -> Data
 
     Used to build the imbalanced scenario (e.g. digits 5-9 thinned to 10%).
     """
+    return ds.subset(thin_index(ds, classes, keep, seed), name=ds.name)
+
+
+def thin_index(ds: Dataset, classes: list, keep: float, seed: int = 0) -> np.ndarray:
+    """Sorted positions of the rows `thin_classes` keeps."""
     if not 0 < keep <= 1:
         raise ConfigError(f"keep must be in (0, 1], got {keep}")
     unknown = [c for c in classes if c not in ds.classes]
@@ -69,13 +74,18 @@ def thin_classes(ds: Dataset, classes: list, keep: float, seed: int = 0) -> Data
         n_keep = max(2, math.ceil(len(index) * keep))
         drop = rng.permutation(index)[n_keep:]
         keep_mask[drop] = False
-    return ds.subset(np.flatnonzero(keep_mask), name=ds.name)
+    return np.flatnonzero(keep_mask)
 
 
 def limit_per_class(ds: Dataset, per_class: int, seed: int = 0) -> Dataset:
     """Keep at most `per_class` rows of every class (the low-data scenario)."""
+    return ds.subset(per_class_index(ds, per_class, seed), name=ds.name)
+
+
+def per_class_index(ds: Dataset, per_class: int, seed: int = 0) -> np.ndarray:
+    """Sorted positions of the rows `limit_per_class` keeps."""
     if per_class < 2:
         raise ConfigError(f"per_class must be at least 2, got {per_class}")
     rng = np.random.default_rng(seed)
     keep = [rng.permutation(np.flatnonzero(ds.y == label))[:per_class] for label in ds.classes]
-    return ds.subset(np.sort(np.concatenate(keep)), name=ds.name)
+    return np.sort(np.concatenate(keep))

@@ -3,6 +3,7 @@
 Tables are parquet files holding the features and the target column (dtypes kept);
 images are NPZ files with arrays X [N, ...] and y [N] (labels as int or unicode,
 never pickled objects). The schema of a prepared table sits beside it as schema.json.
+The optional unlabelled split holds features only (no target column, no y array).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import pandas as pd
 from augment.data.schema import TableSchema, infer_schema
 from augment.data.sources import Dataset, make_dataset, read_npz
 from augment.errors import DataError
-from augment.workspace import SCHEMA_FILE
+from augment.workspace import SCHEMA_FILE, UNLABELLED
 
 
 def split_filename(ds: Dataset, split: str) -> str:
@@ -38,6 +39,34 @@ def write_labelled(path: Path, X: pd.DataFrame | np.ndarray, y: np.ndarray, targ
     labels = y.astype(str) if y.dtype == object else y
     with open(path, "wb") as handle:
         np.savez_compressed(handle, X=X, y=labels)
+
+
+def unlabelled_filename(ds: Dataset) -> str:
+    return split_filename(ds, UNLABELLED)
+
+
+def write_unlabelled(path: Path, X: pd.DataFrame | np.ndarray) -> None:
+    """Write features without labels: .parquet (the columns only) or .npz (array X)."""
+    path = Path(path)
+    if isinstance(X, pd.DataFrame):
+        X.to_parquet(path, index=False)
+        return
+    with open(path, "wb") as handle:
+        np.savez_compressed(handle, X=X)
+
+
+def read_unlabelled(path: str | Path) -> pd.DataFrame | np.ndarray:
+    """Read a file written by `write_unlabelled`: a DataFrame [N, F] or images [N, ...]."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"no such split file: {path}")
+    try:
+        if path.suffix == ".parquet":
+            return pd.read_parquet(path)
+        with np.load(path, allow_pickle=False) as data:
+            return data["X"]
+    except Exception as err:  # pyarrow / numpy raise many types for unreadable files
+        raise DataError(f"cannot read the unlabelled split {path}: {err}") from err
 
 
 def write_split(ds: Dataset, path: Path) -> None:
