@@ -190,7 +190,7 @@ def copy_weights(new: Generator, parent: Generator) -> dict[str, Any]:
         state, old_state = module.state_dict(), parent.modules_[key].state_dict()
         for name, tensor in state.items():
             full = f"{key}.{name}"
-            if full not in old_state and name not in old_state:
+            if name not in old_state:
                 raise IncompatibleModelError(f"init_from lacks the weight {full}")
             old = old_state[name].to(tensor.device)
             axes, parent_axes = new_axes.get(full, {}), old_axes.get(full, {})
