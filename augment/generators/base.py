@@ -489,8 +489,8 @@ class Generator(ABC):
         torch.set_rng_state(state["torch_rng"])
         self.curve_ = json.loads(state["curve"])
         self.pretrain_curve_ = json.loads(state["pretrain_curve"])
-        log.info("fit %s: resumed from %s at %s epoch %d", self.name, path, state["phase"],
-                 state["epoch"])
+        log.info("fit %s: resumed from %s at epoch %d of the %s phase", self.name, path,
+                 state["epoch"], state["phase"])
         return state["phase"], int(state["epoch"])
 
     def _data_key(self) -> str:
