@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -106,3 +107,14 @@ def mixed_csv(tmp_path, mixed_table):
     path = tmp_path / "mixed.csv"
     frame.to_csv(path, index=False)
     return path
+
+
+def copy_project(repo: Path) -> None:
+    """Create `repo` holding this project's code and DVC pipeline (a fresh repository's
+    starting point for the tests that run real `dvc repro`)."""
+    root = Path(__file__).resolve().parents[1]
+    repo.mkdir()
+    for name in ("augment", "pipelines"):
+        shutil.copytree(root / name, repo / name, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("dvc.yaml", ".dvcignore", ".gitignore"):
+        shutil.copy(root / name, repo / name)

@@ -13,7 +13,7 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 import yaml
-from conftest import tiny_pipeline, tool_env
+from conftest import copy_project, tiny_pipeline, tool_env
 from test_dvc_deps import dvc_stages, import_closure, stage_module
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,11 +54,7 @@ def write_params(repo: Path, params: dict) -> None:
 def repo(tmp_path_factory) -> tuple[Path, Path]:
     tmp = tmp_path_factory.mktemp("dvc")
     repo = tmp / "project"
-    repo.mkdir()
-    for name in ("augment", "pipelines"):
-        shutil.copytree(ROOT / name, repo / name, ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("dvc.yaml", ".dvcignore", ".gitignore"):
-        shutil.copy(ROOT / name, repo / name)
+    copy_project(repo)
     write_params(repo, TINY)
     run(["git", "init", "-q"], repo, tmp)
     run(["dvc", "init", "-q"], repo, tmp)

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import tiny_pipeline, tool_env
+from conftest import copy_project, tiny_pipeline, tool_env
 from test_dvc_pipeline import run, with_family_defaults, write_params
 
 from augment.data.storage import read_split, read_unlabelled
@@ -49,11 +49,7 @@ def published(tmp_path_factory) -> tuple[Path, Path]:
     """A git+DVC repository (iris, vae) whose first `dvc repro` is published as iris-v1."""
     tmp = tmp_path_factory.mktemp("warm")
     repo = tmp / "project"
-    repo.mkdir()
-    for name in ("augment", "pipelines"):
-        shutil.copytree(ROOT / name, repo / name, ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("dvc.yaml", ".dvcignore", ".gitignore"):
-        shutil.copy(ROOT / name, repo / name)
+    copy_project(repo)
     write_params(repo, params_with())
     for command in (["git", "init", "-q"], ["dvc", "init", "-q"],
                     ["dvc", "remote", "add", "-d", "local", str(tmp / "remote")],

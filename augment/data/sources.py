@@ -298,27 +298,32 @@ def _load_table(path: Path, target: str | None) -> Raw:
     return path.stem, X, y, target
 
 
-def read_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Arrays X and y of an .npz file (no pickled objects); anything else is a DataError."""
+def read_npz(path: Path, arrays: tuple[str, ...] = ("X", "y")) -> tuple[np.ndarray, ...]:
+    """The named arrays of an .npz file (no pickled objects); anything else is a DataError."""
     try:
         with np.load(path, allow_pickle=False) as data:
-            missing = {"X", "y"} - set(data.files)
+            missing = set(arrays) - set(data.files)
             if missing:
                 raise DataError(f"{path.name} lacks arrays {sorted(missing)}; found {data.files}")
-            return data["X"], data["y"]
+            return tuple(data[name] for name in arrays)
     except DataError:
         raise
     except Exception as err:
-        raise DataError(f"cannot read {path} as NPZ (arrays X and y, no pickled objects): "
-                        f"{err}") from err
+        raise DataError(f"cannot read {path} as NPZ (arrays {' and '.join(arrays)}, no pickled "
+                        f"objects): {err}") from err
+
+
+def npz_features(X: np.ndarray) -> pd.DataFrame | np.ndarray:
+    """An .npz array X as features: a 2-D array is a table with columns x0, x1, ..."""
+    if X.ndim == 2:
+        return pd.DataFrame(X, columns=[f"x{i}" for i in range(X.shape[1])])
+    return X
 
 
 def _load_npz(path: Path) -> Raw:
     X, y = read_npz(path)
-    if X.ndim == 2:
-        table = pd.DataFrame(X, columns=[f"x{i}" for i in range(X.shape[1])])
-        return path.stem, table, y, "y"
-    return path.stem, X, y, None
+    features = npz_features(X)
+    return path.stem, features, y, "y" if isinstance(features, pd.DataFrame) else None
 
 
 def _load_image_folder(path: Path) -> Raw:

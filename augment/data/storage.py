@@ -63,8 +63,9 @@ def read_unlabelled(path: str | Path) -> pd.DataFrame | np.ndarray:
     try:
         if path.suffix == ".parquet":
             return pd.read_parquet(path)
-        with np.load(path, allow_pickle=False) as data:
-            return data["X"]
+        return read_npz(path, ("X",))[0]
+    except DataError:
+        raise
     except Exception as err:  # pyarrow / numpy raise many types for unreadable files
         raise DataError(f"cannot read the unlabelled split {path}: {err}") from err
 

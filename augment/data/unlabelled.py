@@ -24,7 +24,9 @@ from augment.data.sources import (
     _read_table,
     _source_text,
     image_files,
+    npz_features,
     read_images,
+    read_npz,
 )
 from augment.errors import DataError
 
@@ -58,7 +60,7 @@ def load_unlabelled(source: str | Path, target: str | None = None,
             X = _read_table(path)
             X = X.drop(columns=[target]) if target in X.columns else X
         elif path.suffix.lower() == ".npz":
-            X = _npz_features(path)
+            X = npz_features(read_npz(path, ("X",))[0])  # a y array, if any, is ignored
         else:
             raise DataError(f"unsupported file type {path.suffix!r} for the unlabelled source "
                             f"{source}; expected one of {', '.join(TABLE_SUFFIXES + ('.npz',))} "
@@ -112,21 +114,6 @@ def check_unlabelled(X: pd.DataFrame | np.ndarray, train: Dataset, where: str = 
         infinite = int(np.isinf(series.dropna().to_numpy(dtype=float)).sum())
         if infinite:
             raise infinite_values(spec.name, infinite, len(series))
-    return X
-
-
-def _npz_features(path: Path) -> pd.DataFrame | np.ndarray:
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            if "X" not in data.files:
-                raise DataError(f"{path.name} lacks the array X; found {data.files}")
-            X = data["X"]
-    except DataError:
-        raise
-    except Exception as err:
-        raise DataError(f"cannot read {path} as NPZ (an array X, no pickled objects): {err}") from err
-    if X.ndim == 2:  # a table, named as a labelled .npz names its columns
-        return pd.DataFrame(X, columns=[f"x{i}" for i in range(X.shape[1])])
     return X
 
 

@@ -260,8 +260,6 @@ class Generator(ABC):
             if pool is not None and phase == "pretrain":
                 null = torch.full((len(pool),), self.info_.n_classes, dtype=torch.long)
                 self._train(pool, null, rng, start, ckpt, "pretrain")
-                start = 0
-            if pool is not None and phase == "pretrain":
                 transfer.classes_from_null(self)
                 self._restart_averages()
             self._train(data, labels, rng, start if phase == "fit" else 0, ckpt, "fit")
