@@ -501,6 +501,24 @@ class Generator(ABC):
         if not hasattr(self, "modules_") or not hasattr(self, "classes_"):
             raise ModelError(f"{self.name} generator is not fitted: call fit() or load one")
 
+    def label_indices(self, y: Any) -> np.ndarray:
+        """Class indices [N] (int64) of labels `y` [N], matched by value or by text; an
+        unknown label is a DataError naming it."""
+        self._check_fitted()
+        y = np.asarray(y, dtype=object)
+        if y.ndim != 1:
+            raise DataError(f"labels must be one-dimensional, got shape {y.shape}")
+        by_value = {c: i for i, c in enumerate(self.classes_)}
+        by_text = {str(c): i for i, c in enumerate(self.classes_)}
+        out = np.empty(len(y), dtype=np.int64)
+        for row, label in enumerate(y.tolist()):
+            label = to_python(label)
+            index = by_value.get(label, by_text.get(str(label)))
+            if index is None:
+                raise DataError(f"unknown class {label!r}; classes are {self.classes_}")
+            out[row] = index
+        return out
+
     def resolve_counts(self, counts: Mapping[Any, int]) -> list[tuple[int, int]]:
         """Map {label: n} to [(class index, n)], accepting labels by value or by text."""
         self._check_fitted()

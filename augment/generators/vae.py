@@ -23,13 +23,16 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
+import numpy as np
+import pandas as pd
 import torch
 import torch.nn.functional as F
 
 from augment.config import AT_LEAST_ONE, POSITIVE, Range
 from augment.data.transformers import Span
+from augment.errors import DataError
 from augment.generators.base import BaseConfig, DataInfo, Generator, module_parameters
 from augment.generators.networks import gumbel_noise
 from augment.generators.vae_nets import (
@@ -51,7 +54,12 @@ IMAGE_SIGMA_MIN = 0.01
 # ---- the process: ELBO terms -------------------------------------------------------------
 def gaussian_kl(mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """KL(N(mean, exp(logvar)) || N(0, I)) summed over latents, mean over the batch [B, L]."""
-    return 0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar).sum(dim=1).mean()
+    return gaussian_kl_rows(mean, logvar).mean()
+
+
+def gaussian_kl_rows(mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(N(mean, exp(logvar)) || N(0, I)) of each row [B], summed over latents [B, L]."""
+    return 0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar).sum(dim=1)
 
 
 class TableLikelihood:
@@ -85,21 +93,27 @@ class TableLikelihood:
         return raw[:, : self.n_soft], mixture[:, :, 0], mixture[:, :, 1]
 
     def nll(self, raw: torch.Tensor, x: torch.Tensor, log_sigma: torch.Tensor) -> torch.Tensor:
-        """Negative log-likelihood per row (constants dropped), mean over the batch.
+        """Negative log-likelihood (constants dropped), mean over the batch.
 
         raw: decoder output [B, out_dim]; x: encoded rows [B, D]; log_sigma [n_cont, K].
         """
+        return self.nll_rows(raw, x, log_sigma).mean()
+
+    def nll_rows(self, raw: torch.Tensor, x: torch.Tensor, log_sigma: torch.Tensor
+                 ) -> torch.Tensor:
+        """Negative log-likelihood of each row [B] (constants dropped); arguments as `nll`."""
         logits, weights, means = self.split(raw)
-        total = raw.new_zeros(())
+        total = raw.new_zeros(len(raw))
         if self.n_cont:
             target = x[:, self.cont_index.to(x.device)].unsqueeze(-1)  # [B, n_cont, 1]
             log_p = (-0.5 * ((target - means) * torch.exp(-log_sigma)).pow(2) - log_sigma
                      + F.log_softmax(weights, dim=-1))
-            total = total - torch.logsumexp(log_p, dim=-1).sum(dim=1).mean()
+            total = total - torch.logsumexp(log_p, dim=-1).sum(dim=1)
         offset = 0
         for span in self.softmax_spans:
             block = logits[:, offset : offset + span.size]
-            total = total + F.cross_entropy(block, x[:, span.start : span.end].argmax(dim=1))
+            total = total + F.cross_entropy(block, x[:, span.start : span.end].argmax(dim=1),
+                                            reduction="none")
             offset += span.size
         return total
 
@@ -141,16 +155,28 @@ def image_nll(raw: torch.Tensor, target: torch.Tensor, loss: str, log_sigma: tor
     "bce": Bernoulli on pixels mapped to [0, 1], mean sigmoid(raw).
     """
     if loss == "bce":
-        nll = F.binary_cross_entropy_with_logits(raw, (target + 1) / 2, reduction="none")
-        return nll.flatten(1).sum(dim=1).mean(), None
-    squared = (torch.tanh(raw) - target).pow(2)
+        return image_nll_rows(raw, target, loss, log_sigma).mean(), None
     if loss == "mse":
-        return squared.flatten(1).sum(dim=1).mean(), raw.new_full((), math.sqrt(0.5))
+        return image_nll_rows(raw, target, loss, log_sigma).mean(), raw.new_full((), math.sqrt(0.5))
     if loss == "optimal":
         # detached: the gradient of D/2 log(MSE) equals that of SSE / (2 sigma^2) at this sigma
+        squared = (torch.tanh(raw) - target).pow(2)
         log_sigma = 0.5 * torch.log(squared.mean().detach().clamp_min(IMAGE_SIGMA_MIN**2))
-    nll = 0.5 * squared * torch.exp(-2 * log_sigma) + log_sigma
-    return nll.flatten(1).sum(dim=1).mean(), log_sigma.detach().exp().squeeze()
+    nll = image_nll_rows(raw, target, "gaussian", log_sigma)
+    return nll.mean(), log_sigma.detach().exp().squeeze()
+
+
+def image_nll_rows(raw: torch.Tensor, target: torch.Tensor, loss: str, log_sigma: torch.Tensor
+                   ) -> torch.Tensor:
+    """Negative log-likelihood of each image [B], summed over pixels, at a given pixel
+    sigma exp(log_sigma) ("optimal" and "gaussian" alike); arguments as `image_nll`."""
+    if loss == "bce":
+        nll = F.binary_cross_entropy_with_logits(raw, (target + 1) / 2, reduction="none")
+        return nll.flatten(1).sum(dim=1)
+    squared = (torch.tanh(raw) - target).pow(2)
+    if loss == "mse":
+        return squared.flatten(1).sum(dim=1)
+    return (0.5 * squared * torch.exp(-2 * log_sigma) + log_sigma).flatten(1).sum(dim=1)
 
 
 def image_mean(raw: torch.Tensor, loss: str) -> torch.Tensor:
@@ -293,6 +319,41 @@ class VAEGenerator(Generator):
             self.modules_["prior"].set_moments(*self._moments)
             self._moments = None
         return {}
+
+    @torch.no_grad()
+    def score_rows(self, X: pd.DataFrame | np.ndarray, y: Any, batch: int = 1024) -> np.ndarray:
+        """Negative ELBO of each row under its label [N] (higher: less like the training
+        data): the reconstruction NLL decoded from the posterior mean, plus KL(q(z | x, y)
+        || N(0, I)). Deterministic (no latent noise).
+
+        X: rows with the training columns, or images [N, ...] of the training shape; y [N]:
+        labels among the fitted classes (a wrong label scores badly too). Image pixel
+        sigma: the learned one ("gaussian"), else the last training epoch's "optimal" one.
+        """
+        self._check_fitted()
+        labels = torch.from_numpy(self.label_indices(y))
+        if len(labels) != len(X):
+            raise DataError(f"{len(X)} rows of features but {len(labels)} labels")
+        encoded = torch.from_numpy(self.transformer_.transform(X)).to(self.device)
+        encoder, decoder = self.modules_["encoder"], self.modules_["decoder"]
+        for module in self.modules_.values():
+            module.eval()
+        log_sigma = decoder.log_sigma
+        if self.info_.modality == "image" and self.config.image_loss == "optimal":
+            sigma = next((row["sigma"] for row in reversed(self.curve_) if "sigma" in row), 1.0)
+            log_sigma = torch.tensor(math.log(max(sigma, IMAGE_SIGMA_MIN)), device=self.device)
+        scores = []
+        for begin in range(0, len(labels), batch):
+            x, lab = encoded[begin : begin + batch], labels[begin : begin + batch].to(self.device)
+            mean, logvar = encoder(x, lab)
+            logvar = logvar.clamp(-12.0, 8.0)
+            raw = decoder(mean, lab)
+            if self.info_.modality == "table":
+                recon = self.likelihood_.nll_rows(raw, x, decoder.log_sigma)
+            else:
+                recon = image_nll_rows(raw, x, self.config.image_loss, log_sigma)
+            scores.append((recon + gaussian_kl_rows(mean, logvar)).double().cpu())
+        return torch.cat(scores).numpy() if scores else np.zeros(0)
 
     def _generate(self, labels: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
         """Decode z ~ prior(y) (N(0, I) or the class Gaussian), scaled by `temperature`.
