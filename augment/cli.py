@@ -11,9 +11,16 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from augment.errors import AugmentError, ConfigError
 from augment.workspace import PARAMS_FILE
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from augment.data.sources import Dataset
+    from augment.validate.gate import LabelledData
 
 
 def _parse_overrides(pairs: Sequence[str] | None, drop: Sequence[str] | None) -> dict[str, str]:
@@ -215,22 +222,15 @@ def _read_labelled(path: str, target: str | None, args: argparse.Namespace | Non
     return ds, LabelledData(ds.X, ds.y)
 
 
-def cmd_validate(args: argparse.Namespace) -> int:
+def _holdout_split(real: LabelledData, args: argparse.Namespace
+                   ) -> tuple[LabelledData, LabelledData, str]:
+    """(real rows to fit on, real holdout rows, where the holdout came from): the --holdout
+    file, else a stratified 20% cut of `real` (LabelledData), with a warning on stderr."""
     import numpy as np
     from sklearn.model_selection import train_test_split
 
-    from augment.config import from_dict
-    from augment.io import check_writable
-    from augment.sampling import parse_counts, read_counts_file
-    from augment.validate.gate import GateConfig, LabelledData, run_gate
+    from augment.validate.gate import LabelledData
 
-    try:
-        config = from_dict(GateConfig, _project_params(args).get("validate"), where="validate")
-    except ConfigError as err:
-        raise ConfigError(f"{project_source(args)}: {err}") from err
-    check_writable(args.out, "gate", force=args.force)  # before the (slow) gate runs
-    real_ds, real = _read_labelled(args.real, args.target, args)
-    _, syn = _read_labelled(args.synthetic, args.target, args)
     if args.holdout:
         _, holdout = _read_labelled(args.holdout, args.target, args)
         source = f"--holdout {args.holdout}"
@@ -253,14 +253,38 @@ def cmd_validate(args: argparse.Namespace) -> int:
               "rows' baseline. If the generator was trained on those rows, copies of them pass the "
               "privacy checks unseen and the figures are optimistic. Pass --holdout with real rows "
               "the generator never saw.", file=sys.stderr)
+    return real, holdout, source
+
+
+def _class_counts(y: np.ndarray) -> dict[str, int]:
+    """{class as text: rows} of labels `y` [N], classes sorted as text."""
+    import numpy as np
+
+    names, numbers = np.unique(np.asarray(y).astype(str), return_counts=True)
+    return dict(zip(names.tolist(), numbers.tolist(), strict=True))
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from augment.config import from_dict
+    from augment.io import check_writable
+    from augment.sampling import parse_counts, read_counts_file
+    from augment.validate.gate import GateConfig, run_gate
+
+    try:
+        config = from_dict(GateConfig, _project_params(args).get("validate"), where="validate")
+    except ConfigError as err:
+        raise ConfigError(f"{project_source(args)}: {err}") from err
+    check_writable(args.out, "gate", force=args.force)  # before the (slow) gate runs
+    real_ds, real = _read_labelled(args.real, args.target, args)
+    _, syn = _read_labelled(args.synthetic, args.target, args)
+    real, holdout, source = _holdout_split(real, args)
     sidecar = requested_counts_path(Path(args.synthetic))
     if args.counts:
         requested = parse_counts(args.counts)
     elif sidecar.is_file():
         requested = read_counts_file(sidecar)
     else:
-        labels, numbers = np.unique(syn.y.astype(str), return_counts=True)
-        requested = dict(zip(labels.tolist(), numbers.tolist(), strict=True))
+        requested = _class_counts(syn.y)
         print("note: no --counts and no sidecar counts file: class counts are not checked")
     report = run_gate(real, syn, holdout, requested, args.out, config, schema=real_ds.schema,
                       target=real_ds.target or "label", holdout_source=source, force=args.force)
@@ -301,6 +325,150 @@ def _like_training(real, other, what: str) -> None:
         raise AugmentError(f"{what} has classes the training data lacks: {unseen}")
 
 
+def _same_columns(real: LabelledData, other: LabelledData, what: str) -> LabelledData:
+    """`other` with `real`'s columns in `real`'s order; extra columns are an error (tables;
+    images are returned as they are). Run after `_like_training`."""
+    from augment.validate.gate import LabelledData
+
+    if not real.is_table:
+        return other
+    extra = [c for c in other.X.columns if c not in real.X.columns]
+    if extra:
+        raise AugmentError(f"{what} has columns the real training data lacks: {extra}")
+    return LabelledData(other.X[list(real.X.columns)], other.y)
+
+
+def _model_fits(model: Any, real: LabelledData, syn: LabelledData, what: str) -> None:
+    """Raise naming the difference when generator `model` was fitted on other columns, image
+    shape or modality than `real`, or lacks a class of `syn`."""
+    if (model.info_.modality == "table") != real.is_table:
+        raise AugmentError(f"{what} models {model.info_.modality}s but the real training data is "
+                           f"{'a table' if real.is_table else 'images'}")
+    if real.is_table:
+        names = list(model.transformer_.schema_.names)
+        if set(names) != set(real.X.columns):
+            raise AugmentError(f"{what} was fitted on the columns {names}; the real training data "
+                               f"has {list(real.X.columns)}")
+    elif tuple(model.transformer_.shape_) != tuple(real.X.shape[1:]):
+        raise AugmentError(f"{what} makes images of shape {tuple(model.transformer_.shape_)}; the "
+                           f"real training images are {tuple(real.X.shape[1:])}")
+    unseen = sorted(set(_class_counts(syn.y)) - {str(c) for c in model.classes_})
+    if unseen:
+        raise AugmentError(f"--synthetic has classes {what} lacks: {unseen}")
+
+
+def _filter_inputs(args: argparse.Namespace, anomaly: bool
+                   ) -> tuple[Any, Dataset, LabelledData, dict[str, int]]:
+    """(model or None, the --real Dataset, --synthetic rows with --real's columns, the counts
+    to fill) of `augment filter`, each checked against --real; `anomaly`: the anomaly filter
+    is on (a VAE --model scores the --real rows, so it needs all their classes)."""
+    from augment.generators import load_generator
+    from augment.sampling import read_counts_file
+
+    model = load_generator(args.model) if args.model else None
+    real_ds, real = _read_labelled(args.real, args.target, args)
+    _, syn = _read_labelled(args.synthetic, args.target, args)
+    _like_training(real, syn, f"--synthetic {args.synthetic}")
+    syn = _same_columns(real, syn, f"--synthetic {args.synthetic}")
+    counts = _class_counts(syn.y)
+    if model is None:
+        return model, real_ds, syn, counts
+    _model_fits(model, real, syn, f"--model {args.model}")
+    missing = sorted(set(_class_counts(real.y)) - {str(c) for c in model.classes_})
+    if anomaly and model.name == "vae" and missing:
+        raise AugmentError(f"the anomaly filter scores the --real rows with --model {args.model} "
+                           f"(a VAE), which lacks their classes {missing}; pass a VAE fitted on "
+                           "--real, or another --model")
+    sidecar = requested_counts_path(Path(args.synthetic))
+    if sidecar.is_file():  # what `augment sample` was asked for
+        counts = read_counts_file(sidecar)
+        unknown = sorted(set(counts) - {str(c) for c in model.classes_})
+        if unknown:
+            raise AugmentError(f"{sidecar} asks for classes --model {args.model} lacks: {unknown}")
+    return model, real_ds, syn, counts
+
+
+def cmd_filter(args: argparse.Namespace) -> int:
+    from augment.config import SEED, check_range, from_dict, generator_params
+    from augment.data.storage import write_labelled
+    from augment.generators import get_generator
+    from augment.io import atomic_dir, check_writable, write_json
+    from augment.threads import configure_threads
+    from augment.validate.filter_config import FilterConfig
+    from augment.validate.filters import build_filters, filter_sample, fit_filters, summary_payload
+    from augment.validate.gate import LabelledData
+    from augment.workspace import (
+        DROPPED_IMAGES,
+        DROPPED_TABLE,
+        FILTERS_FILE,
+        REQUESTED_FILE,
+        SAMPLES_IMAGES,
+        SAMPLES_TABLE,
+    )
+
+    params, source = _project_params(args), project_source(args)
+    try:  # an error in the file names the file
+        config = from_dict(FilterConfig, params.get("filter"), where="filter")
+        vae_params = generator_params(params, "vae")
+        if config.anomaly.enabled and vae_params:
+            get_generator("vae", **vae_params)  # a bad train.vae key fails before any work
+    except ConfigError as err:
+        raise ConfigError(f"{source}: {err}") from err
+    if not config.enabled:
+        raise AugmentError(f"nothing to do: every filter is off in {source}")
+    check_range(args.seed, SEED, "--seed")
+    check_writable(args.out, "filtered", force=args.force)  # before the (slow) fits
+    model, real_ds, syn, counts = _filter_inputs(args, config.anomaly.enabled)
+    real = LabelledData(real_ds.X, real_ds.y)
+    fit, holdout, holdout_source = _holdout_split(real, args)
+    if args.holdout:
+        _like_training(fit, holdout, f"--holdout {args.holdout}")
+        holdout = _same_columns(fit, holdout, f"--holdout {args.holdout}")
+
+    configure_threads()
+    filters = fit_filters(build_filters(config, model, vae_params), fit, holdout)
+    X, y, summary, dropped = filter_sample(model, counts, args.seed, filters, config,
+                                           first=(syn.X, syn.y))
+    recorded = {"holdout": holdout_source, "refill": "--model" if model is not None else "none",
+                "nearest_train_row": f"a row of {args.real}"}
+    if config.anomaly.enabled:
+        recorded["anomaly_model"] = ("the --model VAE" if getattr(model, "name", None) == "vae"
+                                     else "a VAE trained on --real")
+    # nearest rows among every --real row, so the index is a row of the file the user has
+    payload = summary_payload(summary, dropped, real.X, recorded)
+    images = not real.is_table
+    target = real_ds.target or "label"
+    with atomic_dir(args.out, "filtered", force=args.force) as tmp:
+        samples = tmp / (SAMPLES_IMAGES if images else SAMPLES_TABLE)
+        write_labelled(samples, X, y, target)
+        write_json(tmp / REQUESTED_FILE, counts)
+        write_json(requested_counts_path(samples), counts)  # what `augment validate` reads
+        write_json(tmp / FILTERS_FILE, payload)
+        if dropped[0] is not None:
+            write_labelled(tmp / (DROPPED_IMAGES if images else DROPPED_TABLE), dropped[0],
+                           dropped[1], target)
+    _print_filtered(summary.to_dict(), args.out)
+    return 0
+
+
+def _print_filtered(summary: dict[str, Any], out: str) -> None:
+    """One line per filter (threshold, real holdout pass rate, share dropped), the total,
+    and the classes left short."""
+    for name, f in summary["filters"].items():
+        print(f"{name:<13} threshold {f['threshold']:.4g}, real holdout rows passing "
+              f"{f['holdout_pass']:.1%}, dropped {f['share_all']:.1%} of the rows "
+              f"({sum(f['flagged'].values())})")
+    drawn, lost = sum(summary["drawn"].values()), sum(summary["dropped"].values())
+    kept, wanted = summary["kept"], summary["requested"]
+    share = f" ({lost / drawn:.1%})" if drawn else ""
+    print(f"total         dropped {lost} of {drawn} rows{share} in {summary['rounds']} refill "
+          f"round(s); kept {sum(kept.values())} of {sum(wanted.values())} requested -> {out}")
+    short = {c: f"{kept[c]}/{n}" for c, n in wanted.items() if kept[c] < n}
+    if short:
+        print(f"note: classes short of their count (nothing to refill from without --model): "
+              f"{', '.join(f'{c} {k}' for c, k in short.items())}")
+
+
 def _baseline_counts(labels, synthetic: dict, requested: dict | None, text: str | None) -> dict:
     """Rows per class the baselines add, keyed like `labels`: `--counts` if given, else what
     the first synthetic set was asked for (`requested`) or holds, else the balance policy."""
@@ -308,16 +476,12 @@ def _baseline_counts(labels, synthetic: dict, requested: dict | None, text: str 
 
     from augment.sampling import parse_counts, policy_counts
 
-    def counted(values) -> dict[str, int]:
-        names, numbers = np.unique(np.asarray(values).astype(str), return_counts=True)
-        return dict(zip(names.tolist(), numbers.tolist(), strict=True))
-
     if text:
         requested = parse_counts(text)
     elif requested is None and synthetic:
-        requested = counted(next(iter(synthetic.values()))[1])
+        requested = _class_counts(next(iter(synthetic.values()))[1])
     elif requested is None:
-        requested = policy_counts(counted(labels), "balance")
+        requested = policy_counts(_class_counts(labels), "balance")
     by_name = {str(c): c for c in np.unique(labels).tolist()}
     wrong = sorted(set(requested) - set(by_name))
     if wrong:
@@ -464,6 +628,29 @@ def build_parser() -> argparse.ArgumentParser:
                    "(default: ./params.yaml when present, else the built-in defaults)")
     p.add_argument("--force", action="store_true", help="replace whatever is at --out")
     p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("filter", help="drop the synthetic rows the per-row filters flag "
+                       "(anomaly, memorisation, label); with --model, draw replacements")
+    p.add_argument("--real", required=True, help="real training rows (.csv/.parquet/.npz): what "
+                   "the filters learn")
+    p.add_argument("--synthetic", required=True, help="synthetic rows to filter, same format")
+    p.add_argument("--holdout", help="real rows the generator never saw, to calibrate the filter "
+                   "thresholds on (default: 20%% cut from --real, with a warning)")
+    p.add_argument("--model", help="model folder that made --synthetic: dropped rows are replaced "
+                   "by its draws so the class counts stay exact (those of the --synthetic file's "
+                   ".counts.json when present); a VAE trained on --real is reused as the anomaly "
+                   "model")
+    p.add_argument("--seed", type=int, default=1, help="seed of the replacement draws (default 1)")
+    p.add_argument("--target", help="label column of tables")
+    p.add_argument("--drop", action="append", metavar="COLUMN", help="drop a column (repeatable)")
+    p.add_argument("--declare", action="append", metavar="COLUMN=KIND", help="declare a column's kind")
+    p.add_argument("--out", required=True, help="folder for the kept rows, requested.json, "
+                   "filters.json and the worst dropped rows (new, empty, or written by filter before)")
+    p.add_argument("--params", help="parameter file whose filter section sets the filters and "
+                   "train.vae the anomaly VAE (default: ./params.yaml when present, else the "
+                   "built-in defaults)")
+    p.add_argument("--force", action="store_true", help="replace whatever is at --out")
+    p.set_defaults(func=cmd_filter)
 
     p = sub.add_parser("evaluate", help="downstream macro-F1: real only vs SMOTE, classic and "
                        "synthetic augmentation")

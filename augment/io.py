@@ -252,3 +252,17 @@ def write_json(path: str | Path, payload: Any) -> None:
     """Atomically write `payload` as indented strict JSON (see `json_safe`)."""
     with atomic_file(path) as tmp:
         tmp.write_text(json.dumps(json_safe(payload), indent=2, default=str) + "\n")
+
+
+def read_json(path: str | Path, what: str = "file", fix: str = "") -> Any:
+    """The JSON object in `path`; an unreadable or non-object file is an AugmentError
+    naming it (and `fix`, what to do about it)."""
+    path = Path(path)
+    try:
+        payload = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise AugmentError(f"cannot read the {what} {path}: {err}{'; ' + fix if fix else ''}") from err
+    if not isinstance(payload, dict):
+        raise AugmentError(f"the {what} {path} holds {type(payload).__name__}, not a JSON object"
+                           f"{'; ' + fix if fix else ''}")
+    return payload

@@ -11,8 +11,10 @@ scripts, no network resources, so it opens from disk or as a CI artifact. Anythi
 stage did not produce is named on the page instead of failing the build.
 
 Sections (stable ids): summary, samples (images) or marginals (tables), curves, gate,
-metrics, downstream. Verdicts are shown as the GateReport states them (label, observed
-value, threshold and pass/fail of each `Check`); the report applies no threshold itself.
+filters, metrics, downstream. Verdicts are shown as the GateReport states them (label,
+observed value, threshold and pass/fail of each `Check`); the report applies no threshold
+itself. The filters section shows each generator's filters.json (the per-row filters of
+the sample stage) and the worst rows they dropped beside their nearest real training rows.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -35,8 +37,8 @@ import pandas as pd
 from augment.data.sources import Dataset
 from augment.data.storage import read_split
 from augment.errors import AugmentError
-from augment.io import atomic_dir, atomic_file
-from augment.validate.verdict import Check, GateReport
+from augment.io import atomic_dir, atomic_file, read_json
+from augment.validate.verdict import Check, GateReport, filter_figures
 from augment.workspace import (
     CURVE_FILE,
     MODEL_CONFIG_FILE,
@@ -45,7 +47,7 @@ from augment.workspace import (
     Workspace,
 )
 
-MAX_COLUMNS = 12  # marginal plots shown for a table; the rest are named only
+MAX_COLUMNS = 12  # marginal plots (and columns of dropped rows) shown for a table
 PER_CLASS = 8  # real and synthetic images shown per class and source
 REAL_COLOUR = "0.55"
 FIGURES_KIND = "report-figures"  # the artifact kind of reports/<ds>/figures/ (see io.atomic_dir)
@@ -74,7 +76,9 @@ class Artifacts:
     """Everything found for one dataset; a missing artifact is simply absent from its dict.
 
     gates holds the readable GateReports; gate_errors names each gate.json that exists
-    but could not be read (generator -> the error).
+    but could not be read (generator -> the error). filters holds each generator's
+    filters.json (the per-row filters' summary), dropped the worst rows they dropped;
+    filter_errors names a filters.json or dropped file that could not be read.
     """
 
     ws: Workspace
@@ -90,6 +94,9 @@ class Artifacts:
     configs: dict[str, dict] = field(default_factory=dict)
     gates: dict[str, GateReport] = field(default_factory=dict)
     gate_errors: dict[str, str] = field(default_factory=dict)
+    filters: dict[str, dict] = field(default_factory=dict)
+    dropped: dict[str, Dataset] = field(default_factory=dict)
+    filter_errors: dict[str, str] = field(default_factory=dict)
 
     @property
     def modality(self) -> str:
@@ -102,6 +109,15 @@ class Artifacts:
     def rel(self, path: Path) -> str:
         """`path` relative to the workspace root, as shown on the page."""
         return path.relative_to(self.ws.root).as_posix()
+
+    @cached_property
+    def ranked(self) -> list[str]:
+        """The training table's columns by mutual information with the label (empty for
+        images or without a training split): the order the report shows columns in."""
+        train = self.splits.get("train")
+        if train is None or train.modality != "table":
+            return []
+        return ranked_columns(train.X, train.y)
 
 
 @dataclass(frozen=True)
@@ -151,7 +167,23 @@ def load_artifacts(ws: Workspace, dataset: str, generators: list[str]) -> Artifa
                 art.gates[gen] = GateReport.load(ws.gate(dataset, gen))
             except AugmentError as err:
                 art.gate_errors[gen] = str(err)
+        _load_filters(art, gen)
     return art
+
+
+def _load_filters(art: Artifacts, gen: str) -> None:
+    """filters.json and the dropped rows of `gen`'s samples into `art` (absent: the
+    filters were off, or the sample stage has not run); a read error into filter_errors."""
+    path = art.ws.filters(art.dataset, gen)
+    if not path.is_file():
+        return
+    try:
+        art.filters[gen] = read_json(path, "filter summary", "run the sample stage again")
+        if (dropped := art.ws.dropped(art.dataset, gen)) is not None:
+            train = art.splits.get("train")
+            art.dropped[gen] = read_split(dropped, schema=train.schema if train else None)
+    except AugmentError as err:
+        art.filter_errors[gen] = str(err)
 
 
 def build_report(ws: Workspace, dataset: str, generators: list[str]) -> Path:
@@ -163,8 +195,8 @@ def build_report(ws: Workspace, dataset: str, generators: list[str]) -> Path:
     art = load_artifacts(ws, dataset, generators)
     with atomic_dir(ws.report_figures(dataset), FIGURES_KIND) as figs:
         data = _samples(art, figs) if art.modality == "image" else _marginals(art, figs)
-        sections = [_summary(art), data, _curves(art, figs), _gate(art), _metrics(art),
-                    _downstream(art, figs)]
+        sections = [_summary(art), data, _curves(art, figs), _gate(art), _filters(art, figs),
+                    _metrics(art), _downstream(art, figs)]
         page = _environment().get_template("report.html").render(dataset=dataset, sections=sections)
     with atomic_file(ws.report_page(dataset)) as tmp:
         tmp.write_text(page, encoding="utf-8")
@@ -413,7 +445,7 @@ def _marginals(art: Artifacts, figs: Path) -> Section:
     train = art.splits.get("train")
     if train is None or train.modality != "table":
         return Section("marginals", "Marginals", {"train": False})
-    ranked = ranked_columns(train.X, train.y)
+    ranked = art.ranked
     shown = ranked[:MAX_COLUMNS]
     synth = {g: ds.X for g, ds in art.synthetic.items()}
     ncols = min(4, len(shown))
@@ -482,6 +514,133 @@ def _gate(art: Artifacts) -> Section:
         rows.append({"generator": gen, "report": report, "error": art.gate_errors.get(gen),
                      "docs": None if report is None else _docs_href(art, report)})
     return Section("gate", "Validation gate", {"rows": rows})
+
+
+def _filters(art: Artifacts, figs: Path) -> Section:
+    """Per generator with a filters.json: each filter's threshold, real holdout pass rate
+    and share dropped (overall and per class), and its worst dropped rows beside their
+    nearest real training rows (a figure for images, small tables for tables)."""
+    entries, off = [], []
+    for gen in art.generators:
+        summary, error = art.filters.get(gen), art.filter_errors.get(gen)
+        if summary is None and error is None:
+            off.append(gen if gen in art.synthetic else f"{gen} (not sampled)")
+            continue
+        entry: dict[str, Any] = {"generator": gen, "error": error, "table": None, "worst": [],
+                                 "src": None, "alt": f"worst rows the filters dropped from {gen}"}
+        entries.append(entry)
+        if summary is None:
+            continue
+        try:
+            entry["table"] = _filter_table(summary)
+            pairs = _worst_pairs(summary, art.dropped.get(gen), art.splits.get("train"))
+        except (KeyError, TypeError, ValueError, AttributeError) as err:  # a malformed file
+            entry["table"] = None  # shown as its error alone, not half a table
+            entry["error"] = (f"{art.rel(art.ws.filters(art.dataset, gen))} is not a filter "
+                              f"summary: {type(err).__name__} {err}")
+            continue
+        dropped = art.dropped.get(gen)
+        if pairs and art.modality == "image":
+            entry["src"] = _worst_images(pairs, dropped, art.splits["train"],
+                                         figs / f"filters_{gen}.png")
+        elif pairs:
+            entry["worst"] = _worst_tables(pairs, dropped, art)
+    return Section("filters", "Per-row filters", {"entries": entries, "off": off})
+
+
+def _filter_table(summary: dict[str, Any]) -> dict[str, Any]:
+    """The figures of one filters.json shown in the table: per filter its threshold, real
+    holdout pass rate, share dropped and "class share, ..." per class; the totals."""
+    def per_class(shares: dict[str, float]) -> str:
+        return ", ".join(f"{label} {float(share):.1%}" for label, share in shares.items())
+
+    rows = [{"name": str(name), "threshold": f["threshold"], "holdout_pass": float(f["holdout_pass"]),
+             "share": float(f["share_all"]), "per_class": per_class(f["share"])}
+            for name, f in summary["filters"].items()]
+    drawn, dropped = summary["drawn"], summary["dropped"]
+    figures = filter_figures(summary)  # the gate's reading of the same summary
+    return {"rows": rows, "drawn": sum(drawn.values()), "dropped": sum(dropped.values()),
+            "share": figures["dropped_share"], "rounds": int(figures["rounds"]),
+            "per_class": per_class({c: dropped[c] / n if n else 0.0 for c, n in drawn.items()}),
+            "kept": sum(summary["kept"].values()), "requested": sum(summary["requested"].values())}
+
+
+def _worst_pairs(summary: dict[str, Any], dropped: Dataset | None, train: Dataset | None
+                 ) -> dict[str, list[dict[str, Any]]]:
+    """{filter: [{"row", "nearest", "score", "label", "real_label"}]} of the worst entries
+    whose dropped row and nearest training row both exist (a filters.json older than the
+    prepared split may point past its end): positions in `dropped` and `train`, the
+    filter's score, the dropped row's and the training row's class."""
+    if dropped is None or train is None:
+        return {}
+    out = {}
+    for name, entries in (summary.get("worst") or {}).items():
+        found = [{"row": int(e["row"]), "nearest": int(e["nearest_train_row"]), "score": e["score"]}
+                 for e in entries]
+        found = [e for e in found if 0 <= e["row"] < len(dropped) and 0 <= e["nearest"] < len(train)]
+        if found:
+            out[str(name)] = [{**e, "label": str(dropped.y[e["row"]]),
+                               "real_label": str(train.y[e["nearest"]])} for e in found]
+    return out
+
+
+def _pixels(image: np.ndarray, low: float, high: float) -> np.ndarray:
+    """One image [H, W] or [C, H, W] as values in [0, 1], [H, W] or [H, W, 3], for imshow."""
+    x = (np.asarray(image, dtype=float) - low) / (high - low if high > low else 1.0)
+    if x.ndim == 3:
+        x = x[0] if x.shape[0] == 1 else np.moveaxis(x[:3], 0, -1)
+    return np.clip(x, 0.0, 1.0)
+
+
+def _worst_images(pairs: dict[str, list[dict[str, Any]]], dropped: Dataset, train: Dataset,
+                  path: Path) -> str:
+    """A figure with one row per filter: pairs dropped image | nearest real training image,
+    titled with the filter, class and score."""
+    low, high = float(np.min(train.X)), float(np.max(train.X))
+    width = max(len(items) for items in pairs.values())
+    fig = _figure(1.25 * 2 * width, 1.6 * len(pairs))
+    axes = fig.subplots(len(pairs), 2 * width, squeeze=False)
+    for row, (name, items) in enumerate(pairs.items()):
+        for k in range(2 * width):
+            axes[row, k].set_axis_off()
+        for k, item in enumerate(items):
+            left, real = axes[row, 2 * k], axes[row, 2 * k + 1]
+            left.imshow(_pixels(dropped.X[item["row"]], low, high), cmap="gray", vmin=0, vmax=1,
+                        interpolation="nearest")
+            left.set_title(f"{name}\nclass {item['label']}, {number(item['score'], '.3g')}",
+                           fontsize=7)
+            real.imshow(_pixels(train.X[item["nearest"]], low, high), cmap="gray", vmin=0, vmax=1,
+                        interpolation="nearest")
+            real.set_title(f"nearest real\nclass {item['real_label']}", fontsize=7)
+    return _save(fig, path)
+
+
+def _cell(value: Any) -> str:
+    """A table value as short text: numbers with 4 significant digits, "–" when missing."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return "–"
+    if isinstance(value, float | np.floating):
+        return format(float(value), ".4g")
+    return str(value)[:24]
+
+
+def _worst_tables(pairs: dict[str, list[dict[str, Any]]], dropped: Dataset, art: Artifacts
+                  ) -> list[dict[str, Any]]:
+    """Per filter, rows [kind, class, score, *values] of each dropped row and its nearest
+    real training row, over the MAX_COLUMNS columns the marginals section shows first
+    (ranked by mutual information with the label)."""
+    train = art.splits["train"]
+    columns = [c for c in art.ranked if c in dropped.X.columns][:MAX_COLUMNS]
+    tables = []
+    for name, items in pairs.items():
+        rows = []
+        for item in items:
+            rows.append(["dropped", item["label"], number(item["score"], ".4g"),
+                         *(_cell(dropped.X[c].iloc[item["row"]]) for c in columns)])
+            rows.append([f"nearest real (train row {item['nearest']})", item["real_label"], "",
+                         *(_cell(train.X[c].iloc[item["nearest"]]) for c in columns)])
+        tables.append({"filter": name, "columns": [str(c) for c in columns], "rows": rows})
+    return tables
 
 
 def _check_cell(check: Check | None, header: str) -> dict[str, Any] | None:

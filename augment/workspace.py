@@ -9,7 +9,8 @@ themselves:
     models/<ds>/<gen>/                  weights, config.json, curve.json
     .checkpoints/<ds>/<gen>/            resumable training state (outside DVC outs)
     plots/curves/<ds>/<gen>.json        training curve for `dvc plots`
-    data/synthetic/<ds>/<gen>/          samples.{parquet,npz}, requested.json
+    data/synthetic/<ds>/<gen>/          samples.{parquet,npz}, requested.json,
+                                        filters.json, dropped.{parquet,npz} (with filters on)
     reports/<ds>/gates/<gen>/           the GateReport (gate.json) + GX suite and Data Docs
     metrics/gates/<ds>/<gen>.json       the gate's figures as DVC metrics
     data/published/<ds>/                augmented.{parquet,npz}, manifest.json
@@ -52,6 +53,8 @@ INFO_FILE = "info.json"
 SCHEMA_FILE = "schema.json"
 SAMPLES_TABLE, SAMPLES_IMAGES = "samples.parquet", "samples.npz"
 REQUESTED_FILE = "requested.json"
+FILTERS_FILE = "filters.json"  # what the per-row filters dropped (beside the samples)
+DROPPED_TABLE, DROPPED_IMAGES = "dropped.parquet", "dropped.npz"  # the worst dropped rows
 GATE_FILE = "gate.json"  # the GateReport
 SUITE_FILE, VALIDATION_FILE = "suite.json", "validation.json"
 GX_DIR = "gx"
@@ -158,6 +161,18 @@ class Workspace:
 
     def requested(self, dataset: str, generator: str) -> Path:
         return self.synthetic(dataset, generator) / REQUESTED_FILE
+
+    def filters(self, dataset: str, generator: str) -> Path:
+        """filters.json of one generator's samples (absent when the filters are off)."""
+        return self.synthetic(dataset, generator) / FILTERS_FILE
+
+    def dropped(self, dataset: str, generator: str) -> Path | None:
+        """The existing file of the worst dropped rows of one generator, or None."""
+        folder = self.synthetic(dataset, generator)
+        for name in (DROPPED_TABLE, DROPPED_IMAGES):
+            if (folder / name).exists():
+                return folder / name
+        return None
 
     # ---- validate -----------------------------------------------------------------
     def gates(self, dataset: str) -> Path:

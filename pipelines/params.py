@@ -8,10 +8,11 @@ from typing import Any, ClassVar, Literal
 from augment.config import SEED, Range, from_dict, generator_params, load_params
 from augment.errors import ConfigError
 from augment.sampling import check_policy
+from augment.validate.filter_config import FilterConfig
 from augment.workspace import check_name
 
 __all__ = ["check_params", "dataset_params", "generator_params", "load_params", "pipeline_params",
-           "prepare_params", "publish_params", "sample_params", "train_params"]
+           "filter_params", "prepare_params", "publish_params", "sample_params", "train_params"]
 
 DROPPED = "dropped"  # datasets.<ds>.unlabelled: the training rows thin / per_class removed
 
@@ -148,6 +149,11 @@ def sample_params(params: dict[str, Any], dataset: str | None = None) -> SampleP
     return sp
 
 
+def filter_params(params: dict[str, Any]) -> FilterConfig:
+    """The `filter` section: which per-row filters run in the sample stage, and how."""
+    return from_dict(FilterConfig, params.get("filter"), where="filter")
+
+
 def publish_params(params: dict[str, Any]) -> PublishParams:
     pp = from_dict(PublishParams, params.get("publish"), where="publish")
     if pp.select not in ("best", "all"):
@@ -167,6 +173,7 @@ def check_params(params: dict[str, Any], dataset: str, generators: list[str] | N
     prepare_params(params)
     train_params(params)
     sample_params(params, dataset)
+    filter_params(params)
     publish_params(params)
     if generators is None:
         generators = pipeline_params(params).generators if params.get("pipeline") else []

@@ -13,6 +13,7 @@ trained cold). Tagging a version and pushing it to the DVC remote is `augment pu
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 
@@ -25,6 +26,7 @@ from augment.workspace import MODEL_CONFIG_FILE, Workspace
 from pipelines.common import stage_main
 from pipelines.params import (
     dataset_params,
+    filter_params,
     generator_params,
     pipeline_params,
     publish_params,
@@ -86,6 +88,7 @@ def publish_selection(ws: Workspace, dataset: str, params: dict, reports: dict[s
             "prepare": params.get("prepare"),
             "train": {g: generator_params(params, g) for g in reports},
             "sample": sample_params(params, dataset).__dict__,
+            "filter": dataclasses.asdict(filter_params(params)),
             "validate": params.get("validate"),
             "publish": pp.__dict__,
         },

@@ -1,25 +1,39 @@
-"""Stage `sample`: draw the class counts of the policy from one trained generator.
+"""Stage `sample`: draw the class counts of the policy from one trained generator, drop
+the rows the per-row filters flag and draw replacements, so the counts stay exact.
 
     python -m pipelines.sample --dataset digits --generator diffusion
 
 Writes data/synthetic/<ds>/<gen>/ with samples.parquet (tables: features + target) or
-samples.npz (images: X, y) and requested.json (rows asked for per class).
+samples.npz (images: X, y) and requested.json (rows asked for per class); with filters on
+(params.yaml `filter`), also filters.json (each filter's threshold, the share of real
+holdout rows it passes, the share of synthetic rows it dropped per class, and the worst
+dropped rows with their nearest real training row) and dropped.{parquet,npz} (those rows).
 """
 
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import numpy as np
 
-from augment.data.storage import write_labelled
+from augment.config import generator_params
+from augment.data.storage import read_split, write_labelled
 from augment.generators import load_generator
 from augment.io import atomic_dir, write_json
 from augment.sampling import policy_counts
 from augment.threads import configure_threads
-from augment.workspace import REQUESTED_FILE, SAMPLES_IMAGES, SAMPLES_TABLE, Workspace
+from augment.workspace import (
+    DROPPED_IMAGES,
+    DROPPED_TABLE,
+    FILTERS_FILE,
+    REQUESTED_FILE,
+    SAMPLES_IMAGES,
+    SAMPLES_TABLE,
+    Workspace,
+)
 from pipelines.common import stage_main
-from pipelines.params import sample_params
+from pipelines.params import filter_params, sample_params
 
 
 def requested_counts(dataset: str, params: dict, train_counts: dict) -> dict:
@@ -28,18 +42,58 @@ def requested_counts(dataset: str, params: dict, train_counts: dict) -> dict:
     return policy_counts(train_counts, sp.policy, sp.ratio, sp.counts)
 
 
+def filtered(ws: Workspace, dataset: str, model: Any, counts: dict, seed: int, params: dict
+             ) -> tuple[Any, np.ndarray, dict | None, tuple | None]:
+    """(X, y, filters.json payload, (dropped X, dropped y)) of the request; the generator's
+    own draw and None, None when every filter is off."""
+    from augment.validate.filters import (
+        build_filters,
+        filter_sample,
+        fit_filters,
+        summary_payload,
+    )
+    from augment.validate.gate import LabelledData
+
+    config = filter_params(params)
+    if not config.enabled:
+        X, y = model.sample(counts, seed=seed)
+        return X, y, None, None
+    train = read_split(ws.split(dataset, "train"))
+    val = read_split(ws.split(dataset, "val"))
+    filters = fit_filters(build_filters(config, model, generator_params(params, "vae")),
+                          LabelledData(train.X, train.y), LabelledData(val.X, val.y))
+    X, y, summary, dropped = filter_sample(model, counts, seed, filters, config)
+    about = {}
+    if config.anomaly.enabled:
+        about["anomaly_model"] = ("the generator" if model.name == "vae"
+                                  else "a VAE trained on the training split (train.vae)")
+    payload = summary_payload(summary, dropped, train.X, about)
+    X_drop, y_drop, _ = dropped
+    return X, y, payload, (None if X_drop is None else (X_drop, y_drop))
+
+
 def sample(ws: Workspace, dataset: str, generator: str, params: dict) -> str:
     configure_threads()
     model = load_generator(ws.model(dataset, generator))
     train_counts = dict(zip(model.classes_, model.info_.class_counts, strict=True))
     counts = requested_counts(dataset, params, train_counts)
-    X, y = model.sample(counts, seed=sample_params(params, dataset).seed)
+    seed = sample_params(params, dataset).seed
+    X, y, report, dropped = filtered(ws, dataset, model, counts, seed, params)
     out = ws.synthetic(dataset, generator)
+    images = isinstance(X, np.ndarray)
     with atomic_dir(out, "synthetic") as tmp:
-        name = SAMPLES_IMAGES if isinstance(X, np.ndarray) else SAMPLES_TABLE
-        write_labelled(tmp / name, X, y, model.target_)
+        write_labelled(tmp / (SAMPLES_IMAGES if images else SAMPLES_TABLE), X, y, model.target_)
         write_json(tmp / REQUESTED_FILE, {str(c): int(n) for c, n in counts.items()})
-    return f"sampled {len(y)} rows from {generator} for {dataset} -> {out}"
+        if report is not None:
+            write_json(tmp / FILTERS_FILE, report)
+        if dropped is not None:
+            write_labelled(tmp / (DROPPED_IMAGES if images else DROPPED_TABLE), *dropped,
+                           model.target_)
+    note = ""
+    if report is not None:
+        drawn, lost = sum(report["drawn"].values()), sum(report["dropped"].values())
+        note = f" (filters dropped {lost} of {drawn} drawn, {lost / drawn:.1%})" if drawn else ""
+    return f"sampled {len(y)} rows from {generator} for {dataset}{note} -> {out}"
 
 
 def main(argv: list[str] | None = None) -> int:

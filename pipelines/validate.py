@@ -15,7 +15,7 @@ import sys
 
 from augment.config import from_dict
 from augment.data.storage import read_split
-from augment.io import write_json
+from augment.io import read_json, write_json
 from augment.sampling import read_counts_file
 from augment.validate.gate import GateConfig, LabelledData, run_gate
 from augment.validate.verdict import GateReport
@@ -40,10 +40,13 @@ def run_validation(ws: Workspace, dataset: str, generator: str, params: dict) ->
     val = read_split(ws.split(dataset, "val"))
     syn = read_split(ws.samples(dataset, generator), schema=train.schema)
     requested = read_counts_file(ws.requested(dataset, generator))
+    path = ws.filters(dataset, generator)
+    filters = (read_json(path, "filter summary", "run the sample stage again") if path.is_file()
+               else None)
     report = run_gate(LabelledData(train.X, train.y), LabelledData(syn.X, syn.y),
                       LabelledData(val.X, val.y), requested, ws.gate(dataset, generator),
                       config, schema=train.schema, target=train.target or "label",
-                      holdout_source="validation split")
+                      holdout_source="validation split", filters=filters)
     write_json(ws.gate_metrics(dataset, generator), report.figures())
     return report
 

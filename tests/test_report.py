@@ -19,6 +19,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
@@ -30,10 +31,15 @@ from augment.errors import OutputExistsError
 from augment.io import atomic_dir, write_json
 from augment.publish import combine, write_augmented
 from augment.report import build_report
-from augment.validate.gate import GateConfig, threshold_checks
+from augment.validate.filter_config import AnomalyConfig, FilterConfig, LabelConfig
+from augment.validate.filters import build_filters, filter_sample, fit_filters, summary_payload
+from augment.validate.gate import GateConfig, LabelledData, threshold_checks
 from augment.validate.verdict import Check, GateReport
 from augment.workspace import (
     CURVE_FILE,
+    DROPPED_IMAGES,
+    DROPPED_TABLE,
+    FILTERS_FILE,
     GATE_FILE,
     INFO_FILE,
     MODEL_CONFIG_FILE,
@@ -48,8 +54,8 @@ from pipelines import report as report_stage
 GENERATORS = ["vae", "gan", "diffusion"]  # what the report is asked about
 # vae: every stage, its gate passes; gan: trained, sampled, its gate fails (repeats, and an
 # expectation message holding HTML); diffusion: never ran. Only iris is published.
-SECTIONS = {"iris": {"summary", "marginals", "curves", "gate", "metrics", "downstream"},
-            "digits": {"summary", "samples", "curves", "gate", "metrics", "downstream"}}
+SECTIONS = {"iris": {"summary", "marginals", "curves", "gate", "filters", "metrics", "downstream"},
+            "digits": {"summary", "samples", "curves", "gate", "filters", "metrics", "downstream"}}
 HOSTILE = "<script>alert('gan')</script> & <b>bold</b>"  # must reach the page as text
 HTML_COLUMN = "petal <i>width</i> (cm)"  # an iris column renamed: in the pair plot's alt text
 DOCS = "gx/uncommitted/data_docs/local_site/index.html"  # inside a gate folder, as GX writes it
@@ -98,6 +104,28 @@ def sampled(ws: Workspace, name: str, gen: str, train: Dataset, seed: int) -> tu
                    train.y, train.target)
     write_json(folder / REQUESTED_FILE, {str(k): v for k, v in train.class_counts().items()})
     return X, train.y
+
+
+def filtered(ws: Workspace, name: str, gen: str, splits: dict[str, Dataset]) -> dict:
+    """filters.json and the dropped rows beside `gen`'s samples, as the sample stage writes
+    them: the real memorisation and label filters (no VAE to train) run on 10 exact copies
+    of training rows and 20 other real rows. Returns the filters.json payload."""
+    train, val, test = splits["train"], splits["val"], splits["test"]
+    config = FilterConfig(anomaly=AnomalyConfig(enabled=False), label=LabelConfig(enabled=True))
+    filters = fit_filters(build_filters(config), LabelledData(train.X, train.y),
+                          LabelledData(val.X, val.y))
+    rows = [train.subset(np.arange(10)), test.subset(np.arange(20))]
+    X = (pd.concat([r.X for r in rows], ignore_index=True) if train.modality == "table"
+         else np.concatenate([r.X for r in rows]))
+    y = np.concatenate([r.y for r in rows])
+    counts = pd.Series(y).value_counts(sort=False).to_dict()
+    _, _, summary, dropped = filter_sample(None, counts, 0, filters, config, first=(X, y))
+    payload = summary_payload(summary, dropped, train.X, {"anomaly_model": "none (off)"})
+    folder = ws.synthetic(name, gen)
+    write_json(folder / FILTERS_FILE, payload)
+    write_labelled(folder / (DROPPED_TABLE if train.modality == "table" else DROPPED_IMAGES),
+                   dropped[0], dropped[1], train.target)
+    return payload
 
 
 def figures(modality: str, auc: float, duplicates: float, delta: float) -> dict:
@@ -270,7 +298,8 @@ def check_common(ws: Workspace, dataset: str, dom: Dom) -> None:
         assert not img["src"].startswith(("http:", "https:", "/")), img["src"]
         assert (folder / img["src"]).is_file()
     assert not [a for a in dom.links if a["href"].startswith(("http:", "https:"))]
-    assert {img["section"] for img in dom.images} >= SECTIONS[dataset] - {"summary", "gate", "metrics"}
+    assert {img["section"] for img in dom.images} >= SECTIONS[dataset] - {"summary", "gate", "filters",
+                                                                          "metrics"}
 
     curves = dom.text("curves")
     assert "No training curve for diffusion: the train stage has not run" in curves
@@ -377,7 +406,8 @@ def test_report_before_any_stage(tmp_path):
     ws.params_file.write_text(yaml.safe_dump({"pipeline": {"datasets": ["iris"], "generators": ["vae"]}}))
     assert report_stage.main(["--dataset", "iris", "--workspace", str(tmp_path)]) == 0
     dom = Dom(ws.report_page("iris").read_text())
-    assert set(dom.sections) == {"summary", "marginals", "curves", "gate", "metrics", "downstream"}
+    assert set(dom.sections) == SECTIONS["iris"]
+    assert "The per-row filters were off" in dom.text("filters")
     assert "No prepared splits under data/prepared/iris: the prepare stage has not run" in dom.text("summary")
     assert "the evaluate stage has not run" in dom.text("downstream")
     assert "not validated" in dom.text("gate") and "not validated" in dom.text("metrics")
@@ -404,3 +434,65 @@ def test_report_needs_valid_params(tmp_path, capsys):
     Workspace(tmp_path).params_file.write_text(yaml.safe_dump({"pipeline": {"datasets": ["iris"]}}))
     assert report_stage.main(["--dataset", "iris", "--workspace", str(tmp_path)]) == 2
     assert "generators" in capsys.readouterr().err
+
+
+# ---- the filters section (no Chromium) ----------------------------------------------------
+def filter_workspace(tmp_path: Path, name: str, per_class: int | None = None) -> tuple:
+    """A workspace where vae's samples were filtered and gan's were not."""
+    ws = Workspace(tmp_path)
+    splits = prepared(ws, name, load_dataset(f"builtin:{name}", "target" if name == "iris" else None),
+                      per_class)
+    for seed, gen in enumerate(("vae", "gan")):
+        sampled(ws, name, gen, splits["train"], seed)
+    return ws, splits, filtered(ws, name, "vae", splits)
+
+
+def check_filter_table(dom: Dom, payload: dict) -> None:
+    """The filters section names each filter with its threshold, pass rate and share."""
+    text = dom.text("filters")
+    for name, f in payload["filters"].items():
+        row = [c["text"] for c in dom.cells if c["section"] == "filters"]
+        at = row.index(name)
+        assert row[at + 1:at + 4] == [format(f["threshold"], ".4g"), format(f["holdout_pass"], ".1%"),
+                                      format(f["share_all"], ".1%")]
+    drawn, lost = sum(payload["drawn"].values()), sum(payload["dropped"].values())
+    assert f"{lost} of {drawn} rows drawn were dropped ({lost / drawn:.1%}) in 0 refill round(s)" in text
+    assert "No filters.json for gan, diffusion (not sampled): the filters were off" in text
+
+
+def test_filters_section_table(tmp_path):
+    ws, splits, payload = filter_workspace(tmp_path, "iris")
+    assert set(payload["filters"]) == {"memorisation", "label"}
+    dom = Dom(build_report(ws, "iris", GENERATORS).read_text())
+    assert set(dom.sections) == SECTIONS["iris"]
+    check_filter_table(dom, payload)
+    text = dom.text("filters")
+    assert "Worst rows the memorisation filter dropped, beside their nearest real training rows" in text
+    # each exact copy sits above the real row it copies: the same values, score -1
+    cells = [c["text"] for c in dom.cells if c["section"] == "filters"]
+    columns = len(splits["train"].X.columns)
+    for entry in payload["worst"]["memorisation"]:
+        assert entry["score"] == -1.0
+        at = cells.index(f"nearest real (train row {entry['nearest_train_row']})")
+        dropped, real = cells[at - 3 - columns:at], cells[at:at + 3 + columns]
+        assert dropped[:3] == ["dropped", real[1], "-1"] and dropped[3:] == real[3:]
+
+
+def test_filters_section_images(tmp_path):
+    ws, _, payload = filter_workspace(tmp_path, "digits", per_class=10)
+    dom = Dom(build_report(ws, "digits", GENERATORS).read_text())
+    check_filter_table(dom, payload)
+    images = [img for img in dom.images if img["section"] == "filters"]
+    assert [img["src"] for img in images] == ["figures/filters_vae.png"]
+    assert (ws.report_dir("digits") / images[0]["src"]).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_unreadable_filter_summary_is_named(tmp_path):
+    ws = Workspace(tmp_path)
+    for gen, text in (("vae", "{not json"), ("gan", json.dumps({"filters": {"anomaly": 3}}))):
+        ws.synthetic("iris", gen).mkdir(parents=True)
+        ws.filters("iris", gen).write_text(text)
+    dom = Dom(build_report(ws, "iris", ["vae", "gan"]).read_text())
+    text = dom.text("filters")
+    assert f"Unreadable: cannot read the filter summary {ws.filters('iris', 'vae')}" in text
+    assert "Unreadable: data/synthetic/iris/gan/filters.json is not a filter summary" in text

@@ -14,7 +14,8 @@ so a known share of *real* rows would pass:
   the gate's encoded space (metrics.py); rows closer than the `alpha` quantile of the
   real holdout's distances are dropped, exact copies always.
 - `LabelFilter` (off by default): a classifier trained on the real training rows (the
-  gate's utility classifier) must give the row's own class a probability of at least `p`.
+  gate's utility classifier) must give the row's own class a probability of at least
+  `p`, or less where fewer than a share `q` of real holdout rows would pass at `p`.
 
 `filter_sample` draws the requested rows, drops the flagged ones and draws again with
 derived seeds until every class is full (at most `max_rounds` rounds), and returns the
@@ -26,75 +27,16 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 
-from augment.config import SEED, SEED_MAX, SHARE, Range
+from augment.config import SEED_MAX
 from augment.errors import DataError
 from augment.validate import metrics as mx
+from augment.validate.filter_config import FilterConfig
 from augment.validate.gate import LabelledData
-
-FILTERS = ("anomaly", "memorisation", "label")
-
-
-# ---- configuration (section `filter` of params.yaml) -----------------------------------
-@dataclass(frozen=True)
-class AnomalyConfig:
-    """enabled: run the filter; q: share of real holdout rows whose score passes."""
-
-    enabled: bool = True
-    q: float = 0.99
-
-    RANGES: ClassVar[dict[str, Range]] = {"q": Range(0, 1, low_open=True)}
-
-
-@dataclass(frozen=True)
-class MemorisationConfig:
-    """enabled: run the filter; alpha: share of real holdout rows that would be dropped
-    (their distance to the training rows is below the threshold). Exact copies always go."""
-
-    enabled: bool = True
-    alpha: float = 0.01
-
-    RANGES: ClassVar[dict[str, Range]] = {"alpha": Range(0, 1, high_open=True)}
-
-
-@dataclass(frozen=True)
-class LabelConfig:
-    """enabled: run the filter; p: least probability of the row's own class."""
-
-    enabled: bool = False
-    p: float = 0.5
-
-    RANGES: ClassVar[dict[str, Range]] = {"p": SHARE}
-
-
-@dataclass(frozen=True)
-class FilterConfig:
-    """The filters and the refill loop.
-
-    max_rounds: sampling rounds after the first before a class that is still short is
-        an error. max_draw: at most this many rows drawn per requested row and class.
-    shown: the worst dropped rows kept per filter for the report.
-    seed: seeds the anomaly VAE and the label classifier.
-    """
-
-    anomaly: AnomalyConfig = field(default_factory=AnomalyConfig)
-    memorisation: MemorisationConfig = field(default_factory=MemorisationConfig)
-    label: LabelConfig = field(default_factory=LabelConfig)
-    max_rounds: int = 8
-    max_draw: float = 10.0
-    shown: int = 6
-    seed: int = 0
-
-    RANGES: ClassVar[dict[str, Range]] = {"max_draw": Range(1), "shown": Range(0), "seed": SEED,
-                                          "max_rounds": Range(0)}
-
-    @property
-    def enabled(self) -> list[str]:
-        return [name for name in FILTERS if getattr(self, name).enabled]
 
 
 # ---- the filters --------------------------------------------------------------------------
@@ -130,7 +72,7 @@ class AnomalyFilter:
         from augment.generators import get_generator
 
         if self.model is None:
-            params = {**self.vae_params, "seed": self.seed, "progress": "never"}
+            params = {"seed": self.seed, **self.vae_params, "progress": "never"}
             self.model = get_generator("vae", **params).fit(train.X, train.y)
         elif getattr(self.model, "name", None) != "vae":
             raise DataError(f"the anomaly filter needs a VAE, got a {getattr(self.model, 'name', '?')} model")
@@ -144,7 +86,7 @@ class AnomalyFilter:
         return self.model.score_rows(X, y)
 
     def flags(self, scores: np.ndarray) -> np.ndarray:
-        return scores > self.threshold_
+        return ~np.isfinite(scores) | (scores > self.threshold_)  # a NaN score is no pass
 
 
 class MemorisationFilter:
@@ -160,7 +102,7 @@ class MemorisationFilter:
         self.alpha = alpha
 
     def fit(self, train: LabelledData, holdout: LabelledData) -> MemorisationFilter:
-        self.train_X = train.X
+        self.train_X_ = train.X
         self.train_keys_ = set(mx._row_keys(train.X))
         held = mx.distance_to_closest_record(train.X, holdout.X)
         self.threshold_ = float(np.quantile(held, self.alpha)) if self.alpha > 0 else 0.0
@@ -168,45 +110,39 @@ class MemorisationFilter:
         return self
 
     def score(self, X: pd.DataFrame | np.ndarray, y: np.ndarray) -> np.ndarray:
-        distance = mx.distance_to_closest_record(self.train_X, X)
+        distance = mx.distance_to_closest_record(self.train_X_, X)
         copies = np.fromiter((key in self.train_keys_ for key in mx._row_keys(X)), bool, len(distance))
         return np.where(copies, -1.0, distance)
 
     def flags(self, scores: np.ndarray) -> np.ndarray:
         return (scores < self.threshold_) | (scores < 0)
 
-    def nearest(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
-        """Index [N] of each row's closest training row."""
-        from sklearn.neighbors import NearestNeighbors
-
-        enc_train, enc = mx._shared_space(self.train_X, X)
-        return NearestNeighbors(n_neighbors=1).fit(enc_train).kneighbors(enc, return_distance=False)[:, 0]
-
 
 class LabelFilter:
     """Drops rows to whose label a classifier trained on real rows gives a probability
-    below `p`. Score: that probability."""
+    below min(`p`, the 1 - `q` quantile of the real holdout's). Score: that probability."""
 
     name = "label"
     higher_is_worse = False
 
-    def __init__(self, p: float = 0.5, seed: int = 0) -> None:
-        self.p, self.seed = p, seed
+    def __init__(self, p: float = 0.5, q: float = 0.99, seed: int = 0) -> None:
+        self.p, self.q, self.seed = p, q, seed
 
     def fit(self, train: LabelledData, holdout: LabelledData) -> LabelFilter:
         from augment.classifiers import utility_classifier
 
-        self.train_X = train.X
+        self.train_X_ = train.X
         _, (enc,) = mx._encoded(train.X)
         (labels,) = mx._labels(train.y)
         self.model_ = utility_classifier(train.is_table, self.seed).fit(enc, labels)
         self.classes_ = list(self.model_.classes_)
-        self.threshold_ = self.p
-        self.holdout_pass_ = float(np.mean(~self.flags(self.score(holdout.X, holdout.y))))
+        held = self.score(holdout.X, holdout.y)
+        self.threshold_ = min(self.p, float(np.quantile(held, 1 - self.q)))
+        self.holdout_pass_ = float(np.mean(~self.flags(held)))
         return self
 
     def score(self, X: pd.DataFrame | np.ndarray, y: np.ndarray) -> np.ndarray:
-        _, (_, enc) = mx._encoded(self.train_X, X)
+        _, (_, enc) = mx._encoded(self.train_X_, X)
         (labels,) = mx._labels(np.asarray(y))
         proba = self.model_.predict_proba(enc)
         column = {c: i for i, c in enumerate(self.classes_)}
@@ -214,7 +150,36 @@ class LabelFilter:
         return np.where(index >= 0, proba[np.arange(len(index)), np.maximum(index, 0)], 0.0)
 
     def flags(self, scores: np.ndarray) -> np.ndarray:
-        return scores < self.p
+        return scores < self.threshold_
+
+
+def nearest_rows(train_X: pd.DataFrame | np.ndarray, X: pd.DataFrame | np.ndarray) -> np.ndarray:
+    """Index [N] of the closest row of `train_X` to each row of `X` (metrics.py's space)."""
+    from sklearn.neighbors import NearestNeighbors
+
+    if len(X) == 0:
+        return np.zeros(0, dtype=np.int64)
+    enc_train, enc = mx._shared_space(train_X, X)
+    return NearestNeighbors(n_neighbors=1).fit(enc_train).kneighbors(enc, return_distance=False)[:, 0]
+
+
+def summary_payload(summary: FilterSummary,
+                    dropped: tuple[pd.DataFrame | np.ndarray | None, np.ndarray, dict[str, np.ndarray]],
+                    train_X: pd.DataFrame | np.ndarray, config: Mapping[str, Any]) -> dict[str, Any]:
+    """The filters.json payload: `summary` as a dict, its "worst" made {filter: [{"row":
+    position in the dropped rows, "score", "nearest_train_row": index of the closest row
+    of `train_X`}]}, and "config" (what the caller records of how the filters ran).
+
+    dropped: (X, y, {filter: score [M]}) as `filter_sample` returns them (X None: none)."""
+    X_drop, _, scores = dropped
+    payload = summary.to_dict()
+    if X_drop is not None:
+        nearest = nearest_rows(train_X, X_drop).tolist()
+        payload["worst"] = {name: [{"row": i, "score": float(scores[name][i]),
+                                    "nearest_train_row": int(nearest[i])} for i in rows]
+                            for name, rows in summary.worst.items()}
+    payload["config"] = dict(config)
+    return payload
 
 
 def build_filters(config: FilterConfig, model: Any = None,
@@ -228,7 +193,7 @@ def build_filters(config: FilterConfig, model: Any = None,
     if config.memorisation.enabled:
         out.append(MemorisationFilter(config.memorisation.alpha))
     if config.label.enabled:
-        out.append(LabelFilter(config.label.p, seed=config.seed))
+        out.append(LabelFilter(config.label.p, config.label.q, seed=config.seed))
     return out
 
 
@@ -249,8 +214,9 @@ class FilterSummary:
     Attributes:
         filters: {name: {"threshold", "holdout_pass", "flagged": {class: rows},
             "share": {class: flagged / drawn}, "share_all"}}.
-        drawn / dropped / requested: {class: rows} sampled in all rounds / flagged by any
-            filter / asked for (rows drawn beyond the request and unflagged are unused).
+        drawn / dropped / kept / requested: {class: rows} sampled in all rounds / flagged
+            by any filter / kept / asked for (unflagged rows drawn beyond the request are
+            unused; kept < requested only when there was nothing to refill from).
         rounds: sampling rounds after the first.
         worst: per filter, up to `shown` dropped rows (positions in `dropped`) worst first.
     """
@@ -258,6 +224,7 @@ class FilterSummary:
     filters: dict[str, dict[str, Any]]
     drawn: dict[str, int]
     dropped: dict[str, int]
+    kept: dict[str, int]
     requested: dict[str, int]
     rounds: int
     worst: dict[str, list[int]] = field(default_factory=dict)
@@ -266,12 +233,10 @@ class FilterSummary:
         return asdict(self)
 
     def figures(self) -> dict[str, float]:
-        """Flat scalar figures ("anomaly.share": 0.012) for gate.json and dvc metrics."""
-        out = {f"{name}.share": float(f["share_all"]) for name, f in self.filters.items()}
-        drawn, dropped = sum(self.drawn.values()), sum(self.dropped.values())
-        out["dropped_share"] = float(dropped / drawn) if drawn else 0.0
-        out["rounds"] = float(self.rounds)
-        return out
+        """Flat scalar figures ("anomaly.share": 0.012), as `verdict.filter_figures`."""
+        from augment.validate.verdict import filter_figures
+
+        return filter_figures(self.to_dict())
 
 
 def _take(X: pd.DataFrame | np.ndarray, index: np.ndarray) -> pd.DataFrame | np.ndarray:
@@ -292,31 +257,37 @@ def round_seed(seed: int, round_: int) -> int:
 
 
 def filter_sample(generator: Any, counts: Mapping[Any, int], seed: int,
-                  filters: list[RowFilter], config: FilterConfig | None = None
+                  filters: list[RowFilter], config: FilterConfig | None = None,
+                  first: tuple[pd.DataFrame | np.ndarray, np.ndarray] | None = None
                   ) -> tuple[pd.DataFrame | np.ndarray, np.ndarray, FilterSummary,
-                             tuple[pd.DataFrame | np.ndarray, np.ndarray, dict[str, np.ndarray]]]:
+                             tuple[pd.DataFrame | np.ndarray | None, np.ndarray,
+                                   dict[str, np.ndarray]]]:
     """Exactly `counts[c]` rows of each class that pass every fitted filter.
 
-    Round 0 samples `counts` with `seed`; each later round samples, for the classes still
-    short, the missing rows divided by the class's pass rate so far (x1.2, at least 8)
-    with the seed `round_seed(seed, r)`, until every class is full. Deterministic for a
-    seed. Rows are grouped by class in the order of `counts`, kept rows in draw order.
+    Round 0 samples `counts` with `seed` (or takes the rows `first` = (X, y) given); each
+    later round samples, for the classes still short, the missing rows divided by the
+    class's pass rate so far (x1.2, at least 8) with the seed `round_seed(seed, r)`,
+    until every class is full. Deterministic for a seed. Rows are grouped by class in the
+    order of `counts`, kept rows in draw order. With `generator` None (rows given in
+    `first`, nothing to draw more from) there is no refill: short classes stay short.
 
     Returns:
         (X, y, summary, dropped): the kept rows, the FilterSummary, and (X, y, {filter:
-        score [M]}) of the rows shown as worst dropped ones.
+        score [M]}) of the rows shown as worst dropped ones (X None when none was).
 
     Raises:
         DataError naming the class and the share dropped when a class is still short
         after `max_rounds` rounds or `max_draw` rows drawn per row requested.
     """
     config = config or FilterConfig()
+    if generator is None and first is None:
+        raise DataError("filter_sample needs a generator to draw from or the rows to filter")
     wanted = {label: int(n) for label, n in counts.items()}
     ask = {label: n for label, n in wanted.items() if n > 0}
     if not ask:  # nothing to draw: the generator's own (empty) output
-        X, y = generator.sample(wanted, seed=seed)
+        X, y = first if first is not None else generator.sample(wanted, seed=seed)
         zero = {str(k): 0 for k in wanted}
-        return X, y, FilterSummary({}, zero, zero, zero, 0), (None, y, {})
+        return X, y, FilterSummary({}, zero, zero, zero, zero, 0), (None, y, {})
     pools: dict[Any, list] = {label: [] for label in wanted}  # kept (X, y) parts per class
     kept, drawn = dict.fromkeys(wanted, 0), dict.fromkeys(wanted, 0)
     flagged = {f.name: dict.fromkeys(wanted, 0) for f in filters}
@@ -324,7 +295,8 @@ def filter_sample(generator: Any, counts: Mapping[Any, int], seed: int,
     dropped_parts: list[tuple[Any, np.ndarray, dict[str, np.ndarray]]] = []
     refills = 0
     while True:
-        X, y = generator.sample(ask, seed=round_seed(seed, refills))
+        X, y = first if first is not None and refills == 0 else generator.sample(
+            ask, seed=round_seed(seed, refills))
         scores = {f.name: f.score(X, y) for f in filters}
         marks = {f.name: f.flags(scores[f.name]) for f in filters}
         bad = np.zeros(len(y), dtype=bool)
@@ -351,12 +323,13 @@ def filter_sample(generator: Any, counts: Mapping[Any, int], seed: int,
                 budget = math.floor(config.max_draw * n) - drawn[label]
                 ask[label] = min(max(math.ceil(missing / rate * 1.2), 8), max(budget, 0))
                 spent |= ask[label] < missing
-        if not ask:
+        if not ask or generator is None:
             break
         if spent or refills == config.max_rounds:
             _raise_short(ask, wanted, kept, drawn, flagged, refills)
         refills += 1
     parts = [part for label in wanted for part in pools[label] if len(part[1])]
+    parts = parts or [next(part for label in wanted for part in pools[label])]  # all dropped
     X_out = _concat([p[0] for p in parts])
     y_out = np.concatenate([p[1] for p in parts])
     summary_filters = {}
@@ -369,6 +342,7 @@ def filter_sample(generator: Any, counts: Mapping[Any, int], seed: int,
             "share_all": sum(flagged[f.name].values()) / total if total else 0.0}
     summary = FilterSummary(summary_filters, {str(k): v for k, v in drawn.items()},
                             {str(k): v for k, v in dropped.items()},
+                            {str(k): v for k, v in kept.items()},
                             {str(k): v for k, v in wanted.items()}, refills)
     dropped = _worst_dropped(dropped_parts, filters, config.shown, summary)
     return X_out, y_out, summary, dropped

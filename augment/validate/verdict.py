@@ -54,6 +54,9 @@ class GateReport:
         data_docs: the GX Data Docs page, relative to the report folder.
         config: the thresholds used (GateConfig as a dict).
         holdout: where the real held-out rows came from (e.g. "validation split").
+        filters: what the per-row filters dropped before the gate (filters.py's
+            FilterSummary as a dict: per filter its threshold, the real holdout's pass
+            rate and the share dropped per class); empty when they were off.
     """
 
     checks: tuple[Check, ...]
@@ -64,6 +67,7 @@ class GateReport:
     data_docs: str
     config: dict[str, Any]
     holdout: str = "validation split"
+    filters: dict[str, Any] = field(default_factory=dict)
     folder: Path | None = field(default=None, compare=False)  # set by load/save, not stored
 
     @property
@@ -115,7 +119,8 @@ class GateReport:
             return cls(checks=checks, rows=int(data["rows"]), requested=dict(data["requested"]),
                        expectations=dict(data["expectations"]), metrics=dict(data["metrics"]),
                        data_docs=str(data["data_docs"]), config=dict(data["config"]),
-                       holdout=str(data.get("holdout", "")), folder=folder)
+                       holdout=str(data.get("holdout", "")),
+                       filters=dict(data.get("filters") or {}), folder=folder)
         except (ValueError, KeyError, TypeError) as err:
             raise AugmentError(f"{path} is not a gate report: {err}") from err
 
@@ -134,6 +139,7 @@ class GateReport:
         fidelity = self.metrics.get("fidelity", {})
         metrics["fidelity"] = {k: v for k, v in fidelity.items() if not isinstance(v, dict)}
         walk("", metrics)
+        flat.update({f"filters.{k}": v for k, v in filter_figures(self.filters).items()})
         return flat
 
     def summary(self, title: str = "") -> str:
@@ -142,9 +148,26 @@ class GateReport:
         lines = [f"{title + ' ' if title else ''}validation {head}: {self.rows} synthetic rows, "
                  f"{self.expectations['failed']}/{self.expectations['evaluated']} expectations failed"]
         lines += [f"  - {failure}" for failure in self.failures]
+        if self.filters:
+            figures = filter_figures(self.filters)
+            each = ", ".join(f"{name} {figures[f'{name}.share']:.1%}" for name in self.filters["filters"])
+            lines.append(f"  Filters dropped {figures['dropped_share']:.1%} of the rows drawn "
+                         f"({each}) and drew replacements")
         docs = self.data_docs_path or self.data_docs
         lines.append(f"  Data Docs: {docs}")
         return "\n".join(lines)
+
+
+def filter_figures(summary: dict[str, Any]) -> dict[str, float]:
+    """Flat figures of a filter summary (filters.json): "<filter>.share" (dropped / drawn
+    over all classes), "dropped_share" (by any filter) and "rounds" (refills)."""
+    if not summary:
+        return {}
+    drawn = sum(summary["drawn"].values())
+    out = {f"{name}.share": float(f["share_all"]) for name, f in summary["filters"].items()}
+    out["dropped_share"] = float(sum(summary["dropped"].values()) / drawn) if drawn else 0.0
+    out["rounds"] = float(summary["rounds"])
+    return out
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,217 @@
+"""Per-row filters (augment/validate/filters.py) with known answers, and in the pipeline.
+
+Real models throughout: a small VAE of the mixed table scores rows; a small diffusion
+model draws the rows to filter.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from conftest import make_mixed_table, tiny_pipeline
+
+from augment.config import from_dict
+from augment.data.storage import read_split
+from augment.errors import ConfigError, DataError
+from augment.generators import get_generator
+from augment.validate.filter_config import FilterConfig, MemorisationConfig
+from augment.validate.filters import (
+    AnomalyFilter,
+    LabelFilter,
+    MemorisationFilter,
+    build_filters,
+    filter_sample,
+    fit_filters,
+)
+from augment.validate.gate import LabelledData
+from augment.validate.verdict import GateReport
+from augment.workspace import Workspace
+from pipelines.params import check_params, filter_params
+from pipelines.prepare import prepare
+from pipelines.sample import sample
+from pipelines.train import train
+from pipelines.validate import run_validation
+
+SMALL = {"epochs": 1, "min_steps": 300, "batch_size": 64, "progress": "never"}
+
+
+@pytest.fixture(scope="module")
+def splits() -> tuple[LabelledData, LabelledData, LabelledData]:
+    """(train, holdout, test) of the mixed table: 600 / 300 / 300 rows."""
+    X, y = make_mixed_table(1200, seed=3)
+
+    def part(a: int, b: int) -> LabelledData:
+        return LabelledData(X.iloc[a:b].reset_index(drop=True), y[a:b])
+
+    return part(0, 600), part(600, 900), part(900, 1200)
+
+
+@pytest.fixture(scope="module")
+def vae(splits):
+    train, _, _ = splits
+    return get_generator("vae", **SMALL).fit(train.X, train.y)
+
+
+@pytest.fixture(scope="module")
+def generator(splits):
+    train, _, _ = splits
+    return get_generator("diffusion", **SMALL).fit(train.X, train.y)
+
+
+def test_an_exact_copy_is_always_dropped(splits):
+    train, holdout, _ = splits
+    guard = MemorisationFilter(alpha=0.0).fit(train, holdout)
+    assert guard.threshold_ == 0.0
+    scores = guard.score(train.X.iloc[:50], train.y[:50])
+    assert (scores == -1).all() and guard.flags(scores).all()
+    fresh = guard.score(holdout.X, holdout.y)
+    assert not guard.flags(fresh).any()  # alpha 0: only copies go
+
+
+def test_real_rows_pass_at_the_calibrated_rate(splits, vae):
+    train, holdout, test = splits
+    for f, share in ((AnomalyFilter(q=0.9, model=vae), 0.9),
+                     (MemorisationFilter(alpha=0.1), 0.9),
+                     (LabelFilter(p=1.0, q=0.9), 0.9)):
+        f.fit(train, holdout)
+        assert f.holdout_pass_ == pytest.approx(share, abs=0.01), f.name
+        passed = 1 - f.flags(f.score(test.X, test.y)).mean()  # new real rows: about the same
+        assert abs(passed - share) < 0.08, (f.name, passed)
+
+
+def test_the_anomaly_filter_flags_rows_outside_the_data(splits, vae):
+    train, holdout, _ = splits
+    f = AnomalyFilter(q=0.99, model=vae).fit(train, holdout)
+    X = holdout.X.copy()
+    X["income"] = X["income"] * 1e4  # far outside the training range
+    assert f.flags(f.score(X, holdout.y)).mean() > 0.9
+
+
+def test_the_anomaly_filter_reuses_a_vae_generator(splits, vae):
+    train, holdout, _ = splits
+    filters = build_filters(FilterConfig(), vae)
+    assert isinstance(filters[0], AnomalyFilter) and filters[0].model is vae
+    assert [f.name for f in filters] == ["anomaly", "memorisation"]
+    other = build_filters(FilterConfig(), get_generator("gan"))
+    assert other[0].model is None  # not a VAE: one is trained on the real rows
+
+
+def test_images_noise_and_wrong_labels_score_badly(tiny_images):
+    X, y = tiny_images  # the class decides where the bright square is
+    gen = get_generator("vae", **SMALL).fit(X[::2], y[::2])
+    f = AnomalyFilter(q=0.95, model=gen).fit(LabelledData(X[::2], y[::2]), LabelledData(X[1::2], y[1::2]))
+    noise = np.random.default_rng(0).integers(0, 256, size=(20, 8, 8)).astype(np.uint8)
+    assert f.flags(f.score(noise, y[:20])).all()
+    right, wrong = f.score(X[1::2], y[1::2]), f.score(X[1::2], (y[1::2] + 1) % 3)
+    assert (wrong > right).mean() > 0.9
+
+
+def test_counts_stay_exact_and_deterministic_after_drops(splits, generator):
+    train, holdout, _ = splits
+    config = FilterConfig(memorisation=MemorisationConfig(alpha=0.5))  # drops about half
+    filters = fit_filters(build_filters(config, generator, SMALL), train, holdout)
+    counts = {"major": 40, "minor": 60, "rare": 30}
+    X, y, summary, (X_drop, y_drop, scores) = filter_sample(generator, counts, 7, filters, config)
+    assert dict(zip(*np.unique(y, return_counts=True), strict=True)) == counts
+    assert list(dict.fromkeys(y.tolist())) == list(counts)  # grouped in the order asked
+    assert summary.rounds >= 1 and sum(summary.dropped.values()) > 0
+    assert summary.kept == {k: v for k, v in counts.items()}
+    assert summary.filters["memorisation"]["share_all"] > 0.2
+    kept = [f for f in filters if f.name == "memorisation"][0]
+    assert not kept.flags(kept.score(X, y)).any()  # no flagged row survives
+    assert len(y_drop) and set(summary.worst) == {"anomaly", "memorisation"}
+    again = filter_sample(generator, counts, 7, filters, config)
+    pd.testing.assert_frame_equal(X, again[0])
+    assert summary == again[2]
+    other = filter_sample(generator, counts, 8, filters, config)
+    assert not X.equals(other[0])
+
+
+class DropClass:
+    """A filter flagging every row of one class (drives the refill loop to its limit)."""
+
+    name, threshold_, holdout_pass_, higher_is_worse = "drop_class", 0.5, 1.0, True
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+
+    def fit(self, train, holdout):
+        return self
+
+    def score(self, X, y):
+        return (np.asarray(y) == self.label).astype(float)
+
+    def flags(self, scores):
+        return scores > self.threshold_
+
+
+def test_a_class_that_cannot_be_filled_is_an_error_naming_it(generator):
+    with pytest.raises(DataError, match=r"class 'rare': 0/30 rows kept, 100% of .* dropped .*drop_class"):
+        filter_sample(generator, {"major": 10, "rare": 30}, 0, [DropClass("rare")])
+    # rows given and nothing to refill from: the class stays short, no error
+    X, y = generator.sample({"major": 10, "rare": 5}, seed=0)
+    _, kept, summary, _ = filter_sample(None, {"major": 10, "rare": 5}, 0, [DropClass("rare")],
+                                        first=(X, y))
+    assert kept.tolist() == ["major"] * 10 and summary.kept == {"major": 10, "rare": 0}
+
+
+def test_filter_params_are_checked():
+    assert filter_params({}) == FilterConfig()
+    with pytest.raises(ConfigError, match="filter.anomaly.qq"):
+        filter_params({"filter": {"anomaly": {"qq": 0.9}}})
+    with pytest.raises(ConfigError, match=r"filter.memorisation.alpha must be in \[0, 1\)"):
+        filter_params({"filter": {"memorisation": {"alpha": 1.0}}})
+    with pytest.raises(ConfigError, match="filter.label.enabled"):
+        from_dict(FilterConfig, {"label": {"enabled": "yes"}}, where="filter")
+
+
+def test_too_small_a_holdout_is_an_error(splits):
+    train, holdout, _ = splits
+    tiny = LabelledData(holdout.X.iloc[:5], holdout.y[:5])
+    with pytest.raises(DataError, match="holdout has 5 rows"):
+        fit_filters([MemorisationFilter()], train, tiny)
+
+
+def test_the_sample_stage_filters_and_the_gate_reports_it(tmp_path):
+    """prepare -> train -> sample (filters on) -> validate on a real workspace."""
+    params = tiny_pipeline({"iris": {"source": "builtin:iris", "target": "target"}}, ["diffusion"])
+    params["train"]["diffusion"] = {"epochs": 1, "min_steps": 400, "batch_size": 32}
+    params["train"]["vae"] = dict(params["train"]["diffusion"])  # the anomaly VAE
+    params["filter"] = {"memorisation": {"alpha": 0.2}}  # on, and dropping enough to refill
+    check_params(params, "iris", ["diffusion"])
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    ws = Workspace(tmp_path)
+    prepare(ws, "iris", params)
+    train(ws, "iris", "diffusion", params)
+    message = sample(ws, "iris", "diffusion", params)
+    assert "filters dropped" in message
+    folder = ws.synthetic("iris", "diffusion")
+    summary = json.loads((folder / "filters.json").read_text())
+    assert set(summary["filters"]) == {"anomaly", "memorisation"}
+    requested = json.loads((folder / "requested.json").read_text())
+    assert summary["kept"] == requested
+    syn = read_split(ws.samples("iris", "diffusion"))
+    assert dict(zip(*np.unique(syn.y.astype(str), return_counts=True), strict=True)) == requested
+    dropped = read_split(ws.dropped("iris", "diffusion"))
+    worst = summary["worst"]["memorisation"]
+    assert worst and all(0 <= w["row"] < len(dropped.y) and w["nearest_train_row"] >= 0 for w in worst)
+    report = run_validation(ws, "iris", "diffusion", params)
+    assert GateReport.load(report.folder).filters == summary
+    figures = json.loads(ws.gate_metrics("iris", "diffusion").read_text())
+    assert figures["filters.memorisation.share"] == summary["filters"]["memorisation"]["share_all"]
+    assert "Filters dropped" in report.summary()
+    # filters off: the generator's own draw, no filter files
+    params["filter"] = {"anomaly": {"enabled": False}, "memorisation": {"enabled": False}}
+    sample(ws, "iris", "diffusion", params)
+    assert not (folder / "filters.json").exists() and ws.dropped("iris", "diffusion") is None
+
+
+def test_params_yaml_spells_out_every_filter_default():
+    root = Path(__file__).resolve().parents[1]
+    section = yaml.safe_load((root / "params.yaml").read_text())["filter"]
+    assert from_dict(FilterConfig, section, where="filter") == FilterConfig()
