@@ -92,6 +92,24 @@ def test_the_anomaly_filter_flags_rows_outside_the_data(splits, vae):
     assert f.flags(f.score(X, holdout.y)).mean() > 0.9
 
 
+def test_the_copula_view_flags_columns_shuffled_apart():
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=900)
+    X = pd.DataFrame({"a": a, "b": a + rng.normal(0, 0.1, 900), "c": -a + rng.normal(0, 0.1, 900),
+                      "d": rng.normal(size=900)})
+    y = np.where(rng.random(900) < 0.5, "x", "z").astype(object)
+    train = LabelledData(X.iloc[:600], y[:600])
+    holdout = LabelledData(X.iloc[600:].reset_index(drop=True), y[600:])
+    vae = get_generator("vae", **SMALL).fit(train.X, train.y)
+    shuffled = pd.DataFrame({c: holdout.X[c].to_numpy()[rng.permutation(300)] for c in X.columns})
+    caught = {}
+    for copula in (False, True):
+        f = AnomalyFilter(q=0.99, model=vae, copula=copula).fit(train, holdout)
+        assert f.holdout_pass_ >= 0.98  # both views together still pass q of the real rows
+        caught[copula] = f.flags(f.score(shuffled, holdout.y)).mean()
+    assert caught[True] > 0.9 and caught[True] > caught[False]
+
+
 def test_the_anomaly_filter_reuses_a_vae_generator(splits, vae):
     train, holdout, _ = splits
     filters = build_filters(FilterConfig(), vae)

@@ -13,10 +13,12 @@ FILTERS = ("anomaly", "memorisation", "label")
 
 @dataclass(frozen=True)
 class AnomalyConfig:
-    """enabled: run the filter; q: share of real holdout rows whose score passes."""
+    """enabled: run the filter; q: share of real holdout rows whose score passes; copula:
+    also score the distance to the class's Gaussian in the VAE's encoded space."""
 
     enabled: bool = True
     q: float = 0.99
+    copula: bool = True
 
     RANGES: ClassVar[dict[str, Range]] = {"q": Range(0, 1, low_open=True)}
 

@@ -7,9 +7,10 @@ so a known share of *real* rows would pass:
 
 - `AnomalyFilter` (on by default): a conditional VAE of our own family, trained on the
   real training split (or the generator itself when it is a VAE), scores each row by
-  its negative ELBO under its label (`VAEGenerator.score_rows`). Rows above the `q`
-  quantile of the real holdout's scores are dropped: off-manifold rows, broken joint
-  structure, and rows whose label does not fit them.
+  its negative ELBO under its label (`VAEGenerator.score_rows`), beside the distance to
+  its class's Gaussian in the VAE's encoded space; rows beyond the `q` quantile of the
+  real holdout's scores are dropped: off-manifold rows, broken joint structure, and
+  rows whose label does not fit them.
 - `MemorisationFilter` (on by default): distance to the closest real training row in
   the gate's encoded space (metrics.py); rows closer than the `alpha` quantile of the
   real holdout's distances are dropped, exact copies always.
@@ -54,18 +55,61 @@ class RowFilter(Protocol):
     def flags(self, scores: np.ndarray) -> np.ndarray: ...
 
 
+class ClassGaussians:
+    """One Gaussian per class (Ledoit-Wolf shrunk covariance) of encoded rows [N, D]: a
+    Gaussian-copula view of the joint structure, since the VAE's transformer maps each
+    continuous column to normal scores. Rows wider than `max_dim` are first projected on
+    their `max_dim` leading principal components (seeded)."""
+
+    def __init__(self, max_dim: int = 256, seed: int = 0) -> None:
+        self.max_dim, self.seed = max_dim, seed
+
+    def fit(self, encoded: np.ndarray, labels: np.ndarray) -> ClassGaussians:
+        from sklearn.covariance import LedoitWolf
+        from sklearn.decomposition import PCA
+
+        self.pca_ = None
+        if encoded.shape[1] > self.max_dim:
+            self.pca_ = PCA(self.max_dim, random_state=self.seed).fit(encoded)
+            encoded = self.pca_.transform(encoded)
+        self.models_ = {int(k): LedoitWolf().fit(encoded[labels == k]) for k in np.unique(labels)}
+        return self
+
+    def distance(self, encoded: np.ndarray, labels: np.ndarray) -> np.ndarray:
+        """Squared Mahalanobis distance [N] of each row to its class's Gaussian."""
+        if self.pca_ is not None:
+            encoded = self.pca_.transform(encoded)
+        out = np.full(len(encoded), np.inf)  # a class without training rows: no pass
+        for k, model in self.models_.items():
+            rows = labels == k
+            if rows.any():
+                out[rows] = model.mahalanobis(encoded[rows])
+        return out
+
+
 class AnomalyFilter:
-    """Drops rows whose negative ELBO under a VAE of the real rows is beyond the `q`
-    quantile of real holdout rows. `model`: a fitted VAE to reuse (it must have been
-    trained on the same real training split); `vae_params`: hyperparameters of the one
-    trained otherwise."""
+    """Drops rows that do not look like the real rows of their class, in two views:
+
+    - the negative ELBO under a conditional VAE of the real rows (reconstruction +
+      KL; `VAEGenerator.score_rows`): off-manifold rows, noise, wrong labels;
+    - with `copula` (the default), the Mahalanobis distance to the class's Gaussian in the
+      VAE's encoded space (`ClassGaussians`): rows whose columns do not go together. On
+      breast_cancer the VAE's score misses rows whose columns were shuffled apart, this
+      view catches them (bench/filters.py).
+
+    Each view is scaled by the real holdout so that its median is 0 and its `q`
+    quantile 1; the score is the larger of the two, and the threshold its `q` quantile
+    over the holdout, so a share `q` of real holdout rows passes both views together.
+    `model`: a fitted VAE to reuse (trained on the same real training split);
+    `vae_params`: hyperparameters of the one trained otherwise.
+    """
 
     name = "anomaly"
     higher_is_worse = True
 
     def __init__(self, q: float = 0.99, model: Any = None, vae_params: Mapping[str, Any] | None = None,
-                 seed: int = 0) -> None:
-        self.q, self.model, self.seed = q, model, seed
+                 seed: int = 0, copula: bool = True) -> None:
+        self.q, self.model, self.seed, self.copula = q, model, seed, copula
         self.vae_params = dict(vae_params or {})
 
     def fit(self, train: LabelledData, holdout: LabelledData) -> AnomalyFilter:
@@ -76,14 +120,37 @@ class AnomalyFilter:
             self.model = get_generator("vae", **params).fit(train.X, train.y)
         elif getattr(self.model, "name", None) != "vae":
             raise DataError(f"the anomaly filter needs a VAE, got a {getattr(self.model, 'name', '?')} model")
-        held = self.score(holdout.X, holdout.y)
-        self.threshold_ = float(np.quantile(held, self.q))
+        self.gaussians_ = None
+        if self.copula:
+            self.gaussians_ = ClassGaussians(seed=self.seed).fit(
+                self._encoded(train.X), self.model.label_indices(train.y))
+        views = self._views(holdout.X, holdout.y)
+        self.scales_ = []
+        for view in views:
+            finite = view[np.isfinite(view)]
+            centre, top = np.median(finite), np.quantile(finite, self.q)
+            self.scales_.append((float(centre), float(top - centre) or 1.0))
+        held = self._combine(views)
+        self.threshold_ = float(np.quantile(held[np.isfinite(held)], self.q))
         self.holdout_pass_ = float(np.mean(~self.flags(held)))
         return self
 
+    def _encoded(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
+        return self.model.transformer_.transform(X).reshape(len(X), -1).astype(np.float64)
+
+    def _views(self, X: pd.DataFrame | np.ndarray, y: np.ndarray) -> list[np.ndarray]:
+        views = [self.model.score_rows(X, y)]
+        if self.gaussians_ is not None:
+            views.append(self.gaussians_.distance(self._encoded(X), self.model.label_indices(y)))
+        return views
+
+    def _combine(self, views: list[np.ndarray]) -> np.ndarray:
+        scaled = [(v - centre) / scale for v, (centre, scale) in zip(views, self.scales_, strict=True)]
+        return np.max(scaled, axis=0)
+
     def score(self, X: pd.DataFrame | np.ndarray, y: np.ndarray) -> np.ndarray:
-        """Negative ELBO [N] of each row under its label."""
-        return self.model.score_rows(X, y)
+        """The larger scaled view [N] (1.0: at the real holdout's `q` quantile of it)."""
+        return self._combine(self._views(X, y))
 
     def flags(self, scores: np.ndarray) -> np.ndarray:
         return ~np.isfinite(scores) | (scores > self.threshold_)  # a NaN score is no pass
@@ -189,7 +256,8 @@ def build_filters(config: FilterConfig, model: Any = None,
     out: list[RowFilter] = []
     if config.anomaly.enabled:
         reuse = model if getattr(model, "name", None) == "vae" else None
-        out.append(AnomalyFilter(config.anomaly.q, reuse, vae_params, seed=config.seed))
+        out.append(AnomalyFilter(config.anomaly.q, reuse, vae_params, seed=config.seed,
+                                 copula=config.anomaly.copula))
     if config.memorisation.enabled:
         out.append(MemorisationFilter(config.memorisation.alpha))
     if config.label.enabled:
