@@ -390,21 +390,13 @@ def _filter_inputs(args: argparse.Namespace, anomaly: bool
 
 def cmd_filter(args: argparse.Namespace) -> int:
     from augment.config import SEED, check_range, from_dict, generator_params
-    from augment.data.storage import write_labelled
+    from augment.data.storage import write_samples
     from augment.generators import get_generator
     from augment.io import atomic_dir, check_writable, write_json
     from augment.threads import configure_threads
     from augment.validate.filter_config import FilterConfig
     from augment.validate.filters import build_filters, filter_sample, fit_filters, summary_payload
     from augment.validate.gate import LabelledData
-    from augment.workspace import (
-        DROPPED_IMAGES,
-        DROPPED_TABLE,
-        FILTERS_FILE,
-        REQUESTED_FILE,
-        SAMPLES_IMAGES,
-        SAMPLES_TABLE,
-    )
 
     params, source = _project_params(args), project_source(args)
     try:  # an error in the file names the file
@@ -436,17 +428,10 @@ def cmd_filter(args: argparse.Namespace) -> int:
                                      else "a VAE trained on --real")
     # nearest rows among every --real row, so the index is a row of the file the user has
     payload = summary_payload(summary, dropped, real.X, recorded)
-    images = not real.is_table
-    target = real_ds.target or "label"
     with atomic_dir(args.out, "filtered", force=args.force) as tmp:
-        samples = tmp / (SAMPLES_IMAGES if images else SAMPLES_TABLE)
-        write_labelled(samples, X, y, target)
-        write_json(tmp / REQUESTED_FILE, counts)
+        kept = None if dropped[0] is None else (dropped[0], dropped[1])
+        samples = write_samples(tmp, X, y, real_ds.target or "label", counts, payload, kept)
         write_json(requested_counts_path(samples), counts)  # what `augment validate` reads
-        write_json(tmp / FILTERS_FILE, payload)
-        if dropped[0] is not None:
-            write_labelled(tmp / (DROPPED_IMAGES if images else DROPPED_TABLE), dropped[0],
-                           dropped[1], target)
     _print_filtered(summary.to_dict(), args.out)
     return 0
 

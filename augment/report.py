@@ -56,7 +56,7 @@ FIGURES_KIND = "report-figures"  # the artifact kind of reports/<ds>/figures/ (s
 # the threshold come from the Check). Checks absent here print with ".3g".
 CHECK_FORMATS = {"exact_copy_share": ".1%", "duplicate_excess": "+.1%", "dcr_ratio": ".2f",
                  "detection_auc": ".3f", "utility": "+.3f"}
-GATE_ONLY = ("expectations", "metrics")  # verdicts without a figure: shown in the gate section
+GATE_ONLY = ("expectations", "filters", "metrics")  # verdicts without a figure: shown in the gate section
 # Informational figures of the metric table: (header, path in GateReport.metrics, format).
 FIGURES = {
     "both": [("TSTR macro-F1", ("utility", "tstr_macro_f1"), ".3f"),

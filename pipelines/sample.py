@@ -18,20 +18,12 @@ from typing import Any
 import numpy as np
 
 from augment.config import generator_params
-from augment.data.storage import read_split, write_labelled
+from augment.data.storage import read_split, write_samples
 from augment.generators import load_generator
-from augment.io import atomic_dir, write_json
+from augment.io import atomic_dir
 from augment.sampling import policy_counts
 from augment.threads import configure_threads
-from augment.workspace import (
-    DROPPED_IMAGES,
-    DROPPED_TABLE,
-    FILTERS_FILE,
-    REQUESTED_FILE,
-    SAMPLES_IMAGES,
-    SAMPLES_TABLE,
-    Workspace,
-)
+from augment.workspace import Workspace
 from pipelines.common import stage_main
 from pipelines.params import filter_params, sample_params
 
@@ -62,7 +54,7 @@ def filtered(ws: Workspace, dataset: str, model: Any, counts: dict, seed: int, p
     val = read_split(ws.split(dataset, "val"))
     filters = fit_filters(build_filters(config, model, generator_params(params, "vae")),
                           LabelledData(train.X, train.y), LabelledData(val.X, val.y))
-    X, y, summary, dropped = filter_sample(model, counts, seed, filters, config)
+    X, y, summary, dropped = filter_sample(model, counts, seed, filters, config, strict=False)
     about = {}
     if config.anomaly.enabled:
         about["anomaly_model"] = ("the generator" if model.name == "vae"
@@ -80,15 +72,8 @@ def sample(ws: Workspace, dataset: str, generator: str, params: dict) -> str:
     seed = sample_params(params, dataset).seed
     X, y, report, dropped = filtered(ws, dataset, model, counts, seed, params)
     out = ws.synthetic(dataset, generator)
-    images = isinstance(X, np.ndarray)
     with atomic_dir(out, "synthetic") as tmp:
-        write_labelled(tmp / (SAMPLES_IMAGES if images else SAMPLES_TABLE), X, y, model.target_)
-        write_json(tmp / REQUESTED_FILE, {str(c): int(n) for c, n in counts.items()})
-        if report is not None:
-            write_json(tmp / FILTERS_FILE, report)
-        if dropped is not None:
-            write_labelled(tmp / (DROPPED_IMAGES if images else DROPPED_TABLE), *dropped,
-                           model.target_)
+        write_samples(tmp, X, y, model.target_, counts, report, dropped)
     note = ""
     if report is not None:
         drawn, lost = sum(report["drawn"].values()), sum(report["dropped"].values())

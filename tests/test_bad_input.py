@@ -121,6 +121,7 @@ def pipeline_params(source: str) -> dict:
         "prepare": {"val": 0.2, "test": 0.2, "seed": 0},
         "train": {"seed": 0, "vae": dict(TINY)},
         "sample": {"policy": "ratio", "ratio": 0.5, "seed": 1},
+        "filter": {"anomaly": {"enabled": False}, "memorisation": {"enabled": False}},
         "validate": json.loads(json.dumps(LENIENT_GATE)),
         "publish": {"select": "best"},
         "evaluate": {"seeds": [0], "table_classifiers": ["random_forest"],
@@ -653,6 +654,10 @@ case("sample-stage-ratio-inf", "stage", stage("sample", edit=setting("sample.rat
      2, "ratio", before="traceback")
 case("sample-stage-counts-unknown-class", "stage", stage("sample", edit=lambda p: p["sample"].update(
      policy="counts", counts={"zebra": 4})), 2, "'zebra'", before="handled")
+case("sample-stage-filter-q-above-one", "stage", stage("sample", edit=setting(
+     "filter.anomaly.q", 1.5)), 2, "filter.anomaly.q", before="handled")
+case("sample-stage-filter-unknown-key", "stage", stage("sample", edit=setting(
+     "filter.memorisation.beta", 0.1)), 2, "filter.memorisation.beta", before="handled")
 case("sample-stage-corrupt-model", "stage", stage("sample", before_files={
      "ws/models/t/vae/config.json": "{"}), 2, "config.json", before="handled")
 case("validate-stage-no-samples", "stage", stage("validate", remove="ws/data/synthetic"), 2,

@@ -223,6 +223,13 @@ def test_the_sample_stage_filters_and_the_gate_reports_it(tmp_path):
     figures = json.loads(ws.gate_metrics("iris", "diffusion").read_text())
     assert figures["filters.memorisation.share"] == summary["filters"]["memorisation"]["share_all"]
     assert "Filters dropped" in report.summary()
+    # a request the filters cannot fill: the stage keeps what passed, the gate names why
+    params["filter"] = {"memorisation": {"alpha": 0.9}, "max_rounds": 0}  # ~90% dropped
+    sample(ws, "iris", "diffusion", params)
+    failed = run_validation(ws, "iris", "diffusion", params)
+    check = failed.check("filters")
+    assert not failed.passed and not check.passed and "rows kept" in check.message
+    assert "class" in check.message and "memorisation" in check.message
     # filters off: the generator's own draw, no filter files
     params["filter"] = {"anomaly": {"enabled": False}, "memorisation": {"enabled": False}}
     sample(ws, "iris", "diffusion", params)
@@ -233,3 +240,15 @@ def test_params_yaml_spells_out_every_filter_default():
     root = Path(__file__).resolve().parents[1]
     section = yaml.safe_load((root / "params.yaml").read_text())["filter"]
     assert from_dict(FilterConfig, section, where="filter") == FilterConfig()
+
+
+def test_the_gate_fails_a_tiny_synthetic_set_unmeasured(splits, tmp_path):
+    """What the filters leave of a class can be a few rows: a verdict, not a traceback."""
+    from augment.validate.gate import run_gate
+
+    train, holdout, _ = splits
+    tiny = LabelledData(holdout.X.iloc[:4].reset_index(drop=True), holdout.y[:4])
+    labels, numbers = np.unique(tiny.y, return_counts=True)
+    report = run_gate(train, tiny, holdout, dict(zip(labels.tolist(), numbers.tolist(), strict=True)),
+                      tmp_path / "gate")
+    assert not report.passed and "4 synthetic rows" in report.check("metrics").message

@@ -109,3 +109,37 @@ def read_split(path: str | Path, name: str | None = None, schema: TableSchema | 
         X, y = read_npz(path)
         return make_dataset(name or path.stem, X, y)
     raise DataError(f"unsupported split file {path} (expected .parquet or .npz)")
+
+
+def write_samples(folder: Path, X: pd.DataFrame | np.ndarray, y: np.ndarray, target: str | None,
+                  counts: dict, filters: dict | None = None,
+                  dropped: tuple[pd.DataFrame | np.ndarray, np.ndarray] | None = None) -> Path:
+    """Write a sample folder's files into `folder` (the caller makes it atomic): the rows
+    (samples.parquet / samples.npz), requested.json ({class: rows asked for}) and, from
+    the per-row filters, filters.json and the worst dropped rows (dropped.parquet / .npz).
+
+    Returns the samples file's path.
+    """
+    import json
+
+    from augment.io import json_safe
+    from augment.workspace import (
+        DROPPED_IMAGES,
+        DROPPED_TABLE,
+        FILTERS_FILE,
+        REQUESTED_FILE,
+        SAMPLES_IMAGES,
+        SAMPLES_TABLE,
+    )
+
+    images = isinstance(X, np.ndarray)
+    samples = folder / (SAMPLES_IMAGES if images else SAMPLES_TABLE)
+    write_labelled(samples, X, y, target)
+    files = {REQUESTED_FILE: {str(c): int(n) for c, n in counts.items()}}
+    if filters is not None:
+        files[FILTERS_FILE] = filters
+    for name, payload in files.items():
+        (folder / name).write_text(json.dumps(json_safe(payload), indent=2, default=str) + "\n")
+    if dropped is not None:
+        write_labelled(folder / (DROPPED_IMAGES if images else DROPPED_TABLE), *dropped, target)
+    return samples

@@ -286,6 +286,7 @@ class FilterSummary:
             by any filter / kept / asked for (unflagged rows drawn beyond the request are
             unused; kept < requested only when there was nothing to refill from).
         rounds: sampling rounds after the first.
+        short: why some class is short of its request (None when every class is full).
         worst: per filter, up to `shown` dropped rows (positions in `dropped`) worst first.
     """
 
@@ -296,6 +297,7 @@ class FilterSummary:
     requested: dict[str, int]
     rounds: int
     worst: dict[str, list[int]] = field(default_factory=dict)
+    short: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -326,8 +328,8 @@ def round_seed(seed: int, round_: int) -> int:
 
 def filter_sample(generator: Any, counts: Mapping[Any, int], seed: int,
                   filters: list[RowFilter], config: FilterConfig | None = None,
-                  first: tuple[pd.DataFrame | np.ndarray, np.ndarray] | None = None
-                  ) -> tuple[pd.DataFrame | np.ndarray, np.ndarray, FilterSummary,
+                  first: tuple[pd.DataFrame | np.ndarray, np.ndarray] | None = None,
+                  strict: bool = True) -> tuple[pd.DataFrame | np.ndarray, np.ndarray, FilterSummary,
                              tuple[pd.DataFrame | np.ndarray | None, np.ndarray,
                                    dict[str, np.ndarray]]]:
     """Exactly `counts[c]` rows of each class that pass every fitted filter.
@@ -345,7 +347,9 @@ def filter_sample(generator: Any, counts: Mapping[Any, int], seed: int,
 
     Raises:
         DataError naming the class and the share dropped when a class is still short
-        after `max_rounds` rounds or `max_draw` rows drawn per row requested.
+        after `max_rounds` rounds or `max_draw` rows drawn per row requested; with
+        `strict` False that message goes into `summary.short` instead and the short
+        classes keep what passed (the pipeline's gate then fails the set, naming it).
     """
     config = config or FilterConfig()
     if generator is None and first is None:
@@ -361,7 +365,7 @@ def filter_sample(generator: Any, counts: Mapping[Any, int], seed: int,
     flagged = {f.name: dict.fromkeys(wanted, 0) for f in filters}
     dropped = dict.fromkeys(wanted, 0)  # rows flagged by any filter
     dropped_parts: list[tuple[Any, np.ndarray, dict[str, np.ndarray]]] = []
-    refills = 0
+    refills, short = 0, None
     while True:
         X, y = first if first is not None and refills == 0 else generator.sample(
             ask, seed=round_seed(seed, refills))
@@ -394,7 +398,10 @@ def filter_sample(generator: Any, counts: Mapping[Any, int], seed: int,
         if not ask or generator is None:
             break
         if spent or refills == config.max_rounds:
-            _raise_short(ask, wanted, kept, drawn, flagged, refills)
+            short = _short_message(ask, wanted, kept, drawn, flagged, refills)
+            if strict:
+                raise DataError(short)
+            break
         refills += 1
     parts = [part for label in wanted for part in pools[label] if len(part[1])]
     parts = parts or [next(part for label in wanted for part in pools[label])]  # all dropped
@@ -411,24 +418,24 @@ def filter_sample(generator: Any, counts: Mapping[Any, int], seed: int,
     summary = FilterSummary(summary_filters, {str(k): v for k, v in drawn.items()},
                             {str(k): v for k, v in dropped.items()},
                             {str(k): v for k, v in kept.items()},
-                            {str(k): v for k, v in wanted.items()}, refills)
+                            {str(k): v for k, v in wanted.items()}, refills, short=short)
     dropped = _worst_dropped(dropped_parts, filters, config.shown, summary)
     return X_out, y_out, summary, dropped
 
 
-def _raise_short(ask: dict, wanted: dict, kept: dict, drawn: dict, flagged: dict, refills: int
-                 ) -> None:
-    """DataError naming each class still short, the share of its rows dropped and the
-    filter that dropped most of them."""
+def _short_message(ask: dict, wanted: dict, kept: dict, drawn: dict, flagged: dict,
+                   refills: int) -> str:
+    """What to say of the classes still short: each one's rows kept, the share of its
+    rows dropped and the filter that dropped most of them."""
     lines = []
     for label in ask:
         worst = max(flagged, key=lambda name: flagged[name][label]) if flagged else "none"
         lines.append(f"class {label!r}: {kept[label]}/{wanted[label]} rows kept, "
                      f"{1 - kept[label] / drawn[label]:.0%} of {drawn[label]} drawn were dropped "
                      f"(most by the {worst} filter)")
-    raise DataError(f"the filters dropped too many rows to fill the request after {refills} "
-                    f"refill round(s): {'; '.join(lines)}. Loosen the filter (filter.anomaly.q, "
-                    "filter.memorisation.alpha, filter.label.p) or improve the generator")
+    return (f"the filters dropped too many rows to fill the request after {refills} "
+            f"refill round(s): {'; '.join(lines)}. Loosen the filter (filter.anomaly.q, "
+            "filter.memorisation.alpha, filter.label.p) or improve the generator")
 
 
 def _worst_dropped(parts: list, filters: list[RowFilter], shown: int, summary: FilterSummary

@@ -32,6 +32,8 @@ from augment.validate.verdict import Check, GateReport
 from augment.workspace import SUITE_FILE, VALIDATION_FILE
 
 MIN_REAL_ROWS, MIN_HOLDOUT_ROWS = 20, 10  # below these the metrics are noise or fail
+PRDC_K = 5  # neighbours of the precision / recall balls
+MIN_SYNTHETIC_ROWS = 10  # fewer: the gate fails the set unmeasured (cross-validation folds)
 
 
 @dataclass(frozen=True)
@@ -147,8 +149,10 @@ def compute_metrics(real: LabelledData, syn: LabelledData, holdout: LabelledData
     else:
         extractor = mx.image_features(real.X, real.y)
         f_real, f_syn = extractor(class_matched(holdout, syn.y, seed).X), extractor(syn.X)
+        few = min(len(f_real), len(f_syn)) <= PRDC_K  # too few rows for k-NN balls
         out["fidelity"] = {"frechet_distance": mx.frechet_distance(f_real, f_syn),
-                           **mx.prdc(f_real, f_syn)}
+                           **(dict.fromkeys(("precision", "recall", "density", "coverage"),
+                                            float("nan")) if few else mx.prdc(f_real, f_syn, PRDC_K))}
     out["detection_auc"] = mx.detection_auc(reference.X, syn.X, seed=seed)
     out["privacy"] = mx.privacy(real.X, syn.X, holdout.X)
     out["utility"] = mx.utility(real.X, real.y, syn.X, syn.y, holdout.X, holdout.y, seed=seed)
@@ -250,6 +254,9 @@ def run_gate(real: LabelledData, syn: LabelledData, holdout: LabelledData, reque
         checks = [Check("expectations", "Great Expectations suite", n_failed, 0, n_failed == 0,
                         "; ".join(failed) if failed else
                         f"all {len(suite['results'])} expectations passed")]
+        if filters and filters.get("short"):  # the counts check fails too; this says why
+            checks.append(Check("filters", "per-row filters filled the request", None, None,
+                                False, str(filters["short"])))
         structural = any(r["expectation"] in ("expect_table_columns_to_match_ordered_list",
                                               "expect_column_values_to_be_of_type")
                          and not r["success"] for r in suite["results"])
@@ -257,6 +264,10 @@ def run_gate(real: LabelledData, syn: LabelledData, holdout: LabelledData, reque
         if structural:
             checks.append(Check("metrics", "metrics computed", None, None, False,
                                 "metrics skipped: the synthetic table's columns or types do not match"))
+        elif len(syn.y) < MIN_SYNTHETIC_ROWS:
+            checks.append(Check("metrics", "metrics computed", None, None, False,
+                                f"metrics skipped: {len(syn.y)} synthetic rows; detection, "
+                                f"fidelity and privacy need at least {MIN_SYNTHETIC_ROWS}"))
         elif pd.isna(pd.Series(syn.y, dtype=object)).any():
             checks.append(Check("metrics", "metrics computed", None, None, False,
                                 "metrics skipped: some synthetic rows have no label"))

@@ -312,11 +312,15 @@ def detection_auc(real: Data, syn: Data, seed: int = 0, folds: int = 3, max_rows
 
     A balanced subsample of min(len(real), len(syn), max_rows) rows per side; gradient-boosted
     trees on encoded features (tables) or flattened pixels (images). 0.5 = indistinguishable
-    (good), 1.0 = trivially separable.
+    (good), 1.0 = trivially separable; NaN when either side has under 2 rows (fewer
+    folds when under `folds`).
     """
     is_table = _check_same_kind(real, syn)
     rng = np.random.default_rng(seed)
     n = min(len(real), len(syn), max_rows)
+    if n < 2:  # no held-out fold on either side: not measurable, so it cannot pass
+        return float("nan")
+    folds = min(folds, n)
     real_s = _take(real, _subsample(len(real), n, rng))
     syn_s = _take(syn, _subsample(len(syn), n, rng))
     if is_table:
