@@ -8,8 +8,9 @@ filters are fitted on the training split and calibrated on the validation split
 (defaults: anomaly q 0.99, memorisation alpha 0.01; label p 0.5 where named).
 
 - catch: each family's synthetic set of the policy gets 5% known-bad rows of one kind
-  at a time: `shuffled` (each column shuffled independently over the bad rows: every
-  value is real, the joint structure is gone; images: each image's pixels permuted),
+  at a time: `shuffled` (each row's numeric values permuted across its numeric columns;
+  images: each image's pixels permuted), `mixed` (tables: each column shuffled
+  independently over the bad rows: every value is real, the joint structure is gone),
   `relabelled` (rows of one class given another class's label), `near_copy` (training
   rows plus tiny noise: numbers + 1% of the column's sd, images: 3 pixels +-1), `noise`
   (images only: uniform pixels over the training range). Catch rate: share of the
@@ -69,13 +70,26 @@ def inject(kind: str, X_syn, y_syn, X_train, y_train, rng: np.random.Generator):
         return X.reshape((n, *X_train.shape[1:])).astype(X_train.dtype), y
     index = rng.choice(len(y_syn), n, replace=False)
     X, y = _take(X_syn, index), np.asarray(y_syn)[index]
-    if kind == "shuffled":
+    if kind == "shuffled":  # each row's values permuted across its columns
         if table:
-            return pd.DataFrame({c: X[c].to_numpy()[rng.permutation(n)] for c in X.columns}), y
+            X = X.copy()
+            numeric = [c for c in X.columns if pd.api.types.is_numeric_dtype(X[c])
+                       and not pd.api.types.is_bool_dtype(X[c])]
+            values = X[numeric].to_numpy(dtype=float)
+            for row in values:
+                rng.shuffle(row)
+            for j, col in enumerate(numeric):
+                X[col] = values[:, j].astype(X[col].dtype) if X[col].dtype.kind == "f" else (
+                    np.round(values[:, j]).astype(X[col].dtype))
+            return X, y
         flat = X.reshape(n, -1).copy()
         for row in flat:
             rng.shuffle(row)
         return flat.reshape(X.shape), y
+    if kind == "mixed":  # each column shuffled over the bad rows: real values, no joint
+        if table:
+            return pd.DataFrame({c: X[c].to_numpy()[rng.permutation(n)] for c in X.columns}), y
+        return X[rng.permutation(n)].copy(), y  # images: nothing to mix, not run
     if kind == "relabelled":
         classes = np.unique(y_train)
         other = np.array([rng.choice(classes[classes != label]) for label in y])
@@ -100,7 +114,8 @@ def run(dataset: str, generators: list[str]) -> dict:
     counts = policy_counts(dict(zip(labels.tolist(), numbers.tolist(), strict=True)),
                            *POLICY[dataset])
     train, holdout = LabelledData(X_tr, y_tr), LabelledData(X_val, y_val)
-    kinds = ["shuffled", "relabelled", "near_copy"] + ([] if isinstance(X_tr, pd.DataFrame) else ["noise"])
+    table = isinstance(X_tr, pd.DataFrame)
+    kinds = ["shuffled", "relabelled", "near_copy"] + (["mixed"] if table else ["noise"])
     out: dict = {"rows": {"train": len(y_tr), "val": len(y_val), "test": len(y_te)},
                  "policy": list(POLICY[dataset])}
     with_label = FilterConfig(label=LabelConfig(enabled=True))

@@ -110,6 +110,23 @@ def test_the_copula_view_flags_columns_shuffled_apart():
     assert caught[True] > 0.9 and caught[True] > caught[False]
 
 
+def test_the_margin_view_flags_rows_another_class_explains_better():
+    rng = np.random.default_rng(1)
+    y = np.where(rng.random(900) < 0.5, "x", "z").astype(object)
+    centre = np.where(y == "x", -1.5, 1.5)
+    X = pd.DataFrame({"a": centre + rng.normal(0, 0.5, 900), "b": -centre + rng.normal(0, 0.5, 900)})
+    train = LabelledData(X.iloc[:600], y[:600])
+    holdout = LabelledData(X.iloc[600:].reset_index(drop=True), y[600:])
+    vae = get_generator("vae", **SMALL).fit(train.X, train.y)
+    swapped = np.where(holdout.y == "x", "z", "x").astype(object)
+    caught = {}
+    for margin in (False, True):
+        f = AnomalyFilter(q=0.99, model=vae, copula=False, margin=margin).fit(train, holdout)
+        assert f.holdout_pass_ >= 0.98
+        caught[margin] = f.flags(f.score(holdout.X, swapped)).mean()
+    assert caught[True] > 0.9 and caught[True] >= caught[False]
+
+
 def test_the_anomaly_filter_reuses_a_vae_generator(splits, vae):
     train, holdout, _ = splits
     filters = build_filters(FilterConfig(), vae)

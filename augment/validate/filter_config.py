@@ -14,11 +14,13 @@ FILTERS = ("anomaly", "memorisation", "label")
 @dataclass(frozen=True)
 class AnomalyConfig:
     """enabled: run the filter; q: share of real holdout rows whose score passes; copula:
-    also score the distance to the class's Gaussian in the VAE's encoded space."""
+    also score the distance to the class's Gaussian in the VAE's encoded space; margin:
+    also score how much better another class explains the row (catches wrong labels)."""
 
     enabled: bool = True
     q: float = 0.99
     copula: bool = True
+    margin: bool = True
 
     RANGES: ClassVar[dict[str, Range]] = {"q": Range(0, 1, low_open=True)}
 

@@ -95,7 +95,10 @@ class AnomalyFilter:
     - with `copula` (the default), the Mahalanobis distance to the class's Gaussian in the
       VAE's encoded space (`ClassGaussians`): rows whose columns do not go together. On
       breast_cancer the VAE's score misses rows whose columns were shuffled apart, this
-      view catches them (bench/filters.py).
+      view catches them (bench/filters.py);
+    - with `margin` (the default), the row's negative ELBO under its own label minus the
+      lowest under any other label: a row another class explains better (the VAE as a
+      generative classifier), which its own ELBO alone often lets through.
 
     Each view is scaled by the real holdout so that its median is 0 and its `q`
     quantile 1; the score is the larger of the two, and the threshold its `q` quantile
@@ -108,8 +111,8 @@ class AnomalyFilter:
     higher_is_worse = True
 
     def __init__(self, q: float = 0.99, model: Any = None, vae_params: Mapping[str, Any] | None = None,
-                 seed: int = 0, copula: bool = True) -> None:
-        self.q, self.model, self.seed, self.copula = q, model, seed, copula
+                 seed: int = 0, copula: bool = True, margin: bool = True) -> None:
+        self.q, self.model, self.seed, self.copula, self.margin = q, model, seed, copula, margin
         self.vae_params = dict(vae_params or {})
 
     def fit(self, train: LabelledData, holdout: LabelledData) -> AnomalyFilter:
@@ -139,10 +142,25 @@ class AnomalyFilter:
         return self.model.transformer_.transform(X).reshape(len(X), -1).astype(np.float64)
 
     def _views(self, X: pd.DataFrame | np.ndarray, y: np.ndarray) -> list[np.ndarray]:
-        views = [self.model.score_rows(X, y)]
+        own = self.model.score_rows(X, y)
+        views = [own]
         if self.gaussians_ is not None:
             views.append(self.gaussians_.distance(self._encoded(X), self.model.label_indices(y)))
+        if self.margin:
+            views.append(own - self._best_other(X, y))
         return views
+
+    def _best_other(self, X: pd.DataFrame | np.ndarray, y: np.ndarray) -> np.ndarray:
+        """The lowest negative ELBO [N] of each row under any class but its own."""
+        index = self.model.label_indices(y)
+        best = np.full(len(index), np.inf)
+        for k, label in enumerate(self.model.classes_):
+            other = index != k
+            if other.any():
+                rows = np.flatnonzero(other)
+                as_k = np.full(len(rows), label, dtype=object)
+                best[rows] = np.minimum(best[rows], self.model.score_rows(_take(X, rows), as_k))
+        return best
 
     def _combine(self, views: list[np.ndarray]) -> np.ndarray:
         scaled = [(v - centre) / scale for v, (centre, scale) in zip(views, self.scales_, strict=True)]
@@ -257,7 +275,7 @@ def build_filters(config: FilterConfig, model: Any = None,
     if config.anomaly.enabled:
         reuse = model if getattr(model, "name", None) == "vae" else None
         out.append(AnomalyFilter(config.anomaly.q, reuse, vae_params, seed=config.seed,
-                                 copula=config.anomaly.copula))
+                                 copula=config.anomaly.copula, margin=config.anomaly.margin))
     if config.memorisation.enabled:
         out.append(MemorisationFilter(config.memorisation.alpha))
     if config.label.enabled:
