@@ -75,7 +75,7 @@ def inject(kind: str, X_syn, y_syn, X_train, y_train, rng: np.random.Generator):
             X = X.copy()
             numeric = [c for c in X.columns if pd.api.types.is_numeric_dtype(X[c])
                        and not pd.api.types.is_bool_dtype(X[c])]
-            values = X[numeric].to_numpy(dtype=float)
+            values = np.array(X[numeric].to_numpy(dtype=float))  # a writable copy
             for row in values:
                 rng.shuffle(row)
             for j, col in enumerate(numeric):
