@@ -248,7 +248,7 @@ VALIDATE = {"validate@iris-vae", "validate@iris-gan"}
 TOUCHES = [
     ("augment/data/transformers.py", {"prepare@iris", *TRAIN, *SAMPLE}, set()),
     ("augment/generators/vae.py", {*TRAIN, *SAMPLE}, set()),
-    ("augment/validate/metrics.py", VALIDATE, {"prepare@iris", *TRAIN, *SAMPLE}),
+    ("augment/validate/metrics.py", {*VALIDATE, *SAMPLE}, {"prepare@iris", *TRAIN}),  # filters
     ("pipelines/train.py", TRAIN, {"prepare@iris", *SAMPLE, *VALIDATE}),
     ("augment/report.py", {"report@iris"}, {"prepare@iris", *TRAIN, *SAMPLE, *VALIDATE,
                                             "publish@iris", "evaluate@iris"}),
