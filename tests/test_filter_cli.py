@@ -130,7 +130,7 @@ def test_model_refills_to_exact_counts(tmp_path, real_files, real_frame, table_m
     syn.to_csv(tmp_path / "syn.csv", index=False)
     requested = {"major": 0, "minor": 20, "rare": 10}
     (tmp_path / "syn.csv.counts.json").write_text(json.dumps(requested))
-    params = write_params(tmp_path)  # the default filters: anomaly and memorisation
+    params = write_params(tmp_path, {"anomaly": {"enabled": True}})  # and memorisation
     out = run("--real", "real.csv", "--holdout", "holdout.csv", "--synthetic", "syn.csv",
               "--target", "label", "--model", str(table_model), "--seed", "3", "--params",
               str(params), "--out", "filtered", cwd=tmp_path)
@@ -159,7 +159,7 @@ def test_images_with_a_cut_holdout(tmp_path, tiny_images):
     new = np.clip(X[1::2].astype(int) + rng.integers(-20, 21, X[1::2].shape), 0, 255)
     syn_X = np.concatenate([X[:8:2], new.astype(np.uint8)])  # 4 copies of real images
     np.savez(tmp_path / "syn.npz", X=syn_X, y=np.concatenate([y[:8:2], y[1::2]]))
-    params = write_params(tmp_path)
+    params = write_params(tmp_path, {"anomaly": {"enabled": True}})
     out = run("--real", "real.npz", "--synthetic", "syn.npz", "--params", str(params),
               "--out", "filtered", cwd=tmp_path)
     assert out.returncode == 0, out.stderr

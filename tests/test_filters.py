@@ -19,7 +19,7 @@ from augment.config import from_dict
 from augment.data.storage import read_split
 from augment.errors import ConfigError, DataError
 from augment.generators import get_generator
-from augment.validate.filter_config import FilterConfig, MemorisationConfig
+from augment.validate.filter_config import AnomalyConfig, FilterConfig, MemorisationConfig
 from augment.validate.filters import (
     AnomalyFilter,
     LabelFilter,
@@ -129,10 +129,12 @@ def test_the_margin_view_flags_rows_another_class_explains_better():
 
 def test_the_anomaly_filter_reuses_a_vae_generator(splits, vae):
     train, holdout, _ = splits
-    filters = build_filters(FilterConfig(), vae)
+    assert [f.name for f in build_filters(FilterConfig(), vae)] == ["memorisation"]  # default
+    both = FilterConfig(anomaly=AnomalyConfig(enabled=True))
+    filters = build_filters(both, vae)
     assert isinstance(filters[0], AnomalyFilter) and filters[0].model is vae
     assert [f.name for f in filters] == ["anomaly", "memorisation"]
-    other = build_filters(FilterConfig(), get_generator("gan"))
+    other = build_filters(both, get_generator("gan"))
     assert other[0].model is None  # not a VAE: one is trained on the real rows
 
 
@@ -148,7 +150,8 @@ def test_images_noise_and_wrong_labels_score_badly(tiny_images):
 
 def test_counts_stay_exact_and_deterministic_after_drops(splits, generator):
     train, holdout, _ = splits
-    config = FilterConfig(memorisation=MemorisationConfig(alpha=0.5))  # drops about half
+    config = FilterConfig(anomaly=AnomalyConfig(enabled=True),
+                          memorisation=MemorisationConfig(alpha=0.5))  # drops about half
     filters = fit_filters(build_filters(config, generator, SMALL), train, holdout)
     counts = {"major": 40, "minor": 60, "rare": 30}
     X, y, summary, (X_drop, y_drop, scores) = filter_sample(generator, counts, 7, filters, config)
@@ -217,7 +220,8 @@ def test_the_sample_stage_filters_and_the_gate_reports_it(tmp_path):
     params = tiny_pipeline({"iris": {"source": "builtin:iris", "target": "target"}}, ["diffusion"])
     params["train"]["diffusion"] = {"epochs": 1, "min_steps": 400, "batch_size": 32}
     params["train"]["vae"] = dict(params["train"]["diffusion"])  # the anomaly VAE
-    params["filter"] = {"memorisation": {"alpha": 0.2}}  # on, and dropping enough to refill
+    params["filter"] = {"anomaly": {"enabled": True},
+                        "memorisation": {"alpha": 0.2}}  # on, and dropping enough to refill
     check_params(params, "iris", ["diffusion"])
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     ws = Workspace(tmp_path)

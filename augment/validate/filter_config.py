@@ -17,7 +17,7 @@ class AnomalyConfig:
     also score the distance to the class's Gaussian in the VAE's encoded space; margin:
     also score how much better another class explains the row (catches wrong labels)."""
 
-    enabled: bool = True
+    enabled: bool = False
     q: float = 0.99
     copula: bool = True
     margin: bool = True
