@@ -32,13 +32,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from augment.downstream import compare, training_sets
 from augment.generators import get_generator
 from augment.sampling import policy_counts
 from augment.validate.filter_config import FilterConfig, LabelConfig
 from augment.validate.filters import build_filters, filter_sample, fit_filters
 from augment.validate.gate import LabelledData
-from bench.transfer import POLICY, SEEDS, versions_data
+from bench.transfer import POLICY, forest_macro_f1, versions_data
 
 RESULTS = Path(__file__).parent / "results" / "filters.json"
 SHARE = 0.05  # injected rows per kind, as a share of the synthetic set
@@ -149,11 +148,7 @@ def run(dataset: str, generators: list[str]) -> dict:
         synthetic[f"{name}-filtered"] = (X_f, y_f)
         out[name] = row
         print(f"  {dataset}/{name}: {json.dumps(row)}", flush=True)
-    scores = compare(training_sets(X_tr, y_tr, synthetic, counts, seed=0), (X_te, y_te),
-                     ["random_forest"], seeds=SEEDS)
-    out["macro_f1"] = {s: round(scores[s]["random_forest"]["macro_f1"]["mean"], 4) for s in scores}
-    out["macro_f1_sd"] = {s: round(scores[s]["random_forest"]["macro_f1"]["sd"], 4) for s in scores}
-    print(f"  {dataset} macro-F1: {out['macro_f1']}", flush=True)
+    out.update(forest_macro_f1(X_tr, y_tr, synthetic, counts, (X_te, y_te), dataset))
     return out
 
 

@@ -57,6 +57,18 @@ def versions_data(dataset: str):
     return X_v1, y_v1, X_tr, y_tr, X_val, y_val, X_te, y_te
 
 
+def forest_macro_f1(X, y, synthetic: dict, counts: dict, test: tuple, name: str) -> dict:
+    """{"macro_f1": {set: mean}, "macro_f1_sd": {set: sd}} of the 300-tree forest over SEEDS,
+    trained on real only, SMOTE (and classic transforms) and real + each synthetic set;
+    printed under `name`."""
+    scores = compare(training_sets(X, y, synthetic, counts, seed=0), test, ["random_forest"],
+                     seeds=SEEDS)
+    out = {f"macro_f1{suffix}": {s: round(scores[s]["random_forest"]["macro_f1"][key], 4)
+                                 for s in scores} for suffix, key in (("", "mean"), ("_sd", "sd"))}
+    print(f"  {name} macro-F1: {out['macro_f1']}", flush=True)
+    return out
+
+
 def steps(gen, rows: int) -> int:
     """Optimizer steps a fit took: epochs x full batches per epoch."""
     return gen.resolved_["epochs"] * (rows // min(gen.config.batch_size, rows))
@@ -94,11 +106,7 @@ def run_versions(dataset: str, generators: list[str]) -> dict:
                          "gate": gate_figures(X2, y2, syn, X_val, y_val, counts)}
         out[name] = row
         print(f"  {dataset}/{name}: {json.dumps(row)}", flush=True)
-    scores = compare(training_sets(X2, y2, synthetic, counts, seed=0), (X_te, y_te),
-                     ["random_forest"], seeds=SEEDS)
-    out["macro_f1"] = {s: round(scores[s]["random_forest"]["macro_f1"]["mean"], 4) for s in scores}
-    out["macro_f1_sd"] = {s: round(scores[s]["random_forest"]["macro_f1"]["sd"], 4) for s in scores}
-    print(f"  {dataset} macro-F1: {out['macro_f1']}", flush=True)
+    out.update(forest_macro_f1(X2, y2, synthetic, counts, (X_te, y_te), dataset))
     return out
 
 
@@ -124,11 +132,7 @@ def run_lowdata(generators: list[str]) -> dict:
                          "pretrain_epochs": gen.resolved_.get("pretrain_epochs", 0)}
         out[name] = row
         print(f"  lowdata/{name}: {json.dumps(row)}", flush=True)
-    scores = compare(training_sets(few.X, few.y, synthetic, counts, seed=0), (X_te, y_te),
-                     ["random_forest"], seeds=SEEDS)
-    out["macro_f1"] = {s: round(scores[s]["random_forest"]["macro_f1"]["mean"], 4) for s in scores}
-    out["macro_f1_sd"] = {s: round(scores[s]["random_forest"]["macro_f1"]["sd"], 4) for s in scores}
-    print(f"  lowdata macro-F1: {out['macro_f1']}", flush=True)
+    out.update(forest_macro_f1(few.X, few.y, synthetic, counts, (X_te, y_te), "lowdata"))
     return out
 
 
