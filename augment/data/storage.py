@@ -120,9 +120,7 @@ def write_samples(folder: Path, X: pd.DataFrame | np.ndarray, y: np.ndarray, tar
 
     Returns the samples file's path.
     """
-    import json
-
-    from augment.io import json_safe
+    from augment.io import write_json
     from augment.workspace import (
         DROPPED_IMAGES,
         DROPPED_TABLE,
@@ -139,7 +137,7 @@ def write_samples(folder: Path, X: pd.DataFrame | np.ndarray, y: np.ndarray, tar
     if filters is not None:
         files[FILTERS_FILE] = filters
     for name, payload in files.items():
-        (folder / name).write_text(json.dumps(json_safe(payload), indent=2, default=str) + "\n")
+        write_json(folder / name, payload)
     if dropped is not None:
         write_labelled(folder / (DROPPED_IMAGES if images else DROPPED_TABLE), *dropped, target)
     return samples

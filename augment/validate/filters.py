@@ -88,21 +88,21 @@ class ClassGaussians:
 
 
 class AnomalyFilter:
-    """Drops rows that do not look like the real rows of their class, in two views:
+    """Drops rows that do not look like the real rows of their class, in up to three views:
 
     - the negative ELBO under a conditional VAE of the real rows (reconstruction +
       KL; `VAEGenerator.score_rows`): off-manifold rows, noise, wrong labels;
-    - with `copula` (the default), the Mahalanobis distance to the class's Gaussian in the
+    - with `copula` (on unless turned off), the Mahalanobis distance to the class's Gaussian in the
       VAE's encoded space (`ClassGaussians`): rows whose columns do not go together. On
       breast_cancer the VAE's score misses rows whose columns were shuffled apart, this
       view catches them (bench/filters.py);
-    - with `margin` (the default), the row's negative ELBO under its own label minus the
+    - with `margin` (on unless turned off), the row's negative ELBO under its own label minus the
       lowest under any other label: a row another class explains better (the VAE as a
       generative classifier), which its own ELBO alone often lets through.
 
     Each view is scaled by the real holdout so that its median is 0 and its `q`
-    quantile 1; the score is the larger of the two, and the threshold its `q` quantile
-    over the holdout, so a share `q` of real holdout rows passes both views together.
+    quantile 1; the score is the largest of them, and the threshold its `q` quantile
+    over the holdout, so a share `q` of real holdout rows passes all views together.
     `model`: a fitted VAE to reuse (trained on the same real training split);
     `vae_params`: hyperparameters of the one trained otherwise.
     """
@@ -189,9 +189,10 @@ class MemorisationFilter:
     def fit(self, train: LabelledData, holdout: LabelledData) -> MemorisationFilter:
         self.train_X_ = train.X
         self.train_keys_ = set(mx._row_keys(train.X))
-        held = mx.distance_to_closest_record(train.X, holdout.X)
-        self.threshold_ = float(np.quantile(held, self.alpha)) if self.alpha > 0 else 0.0
-        self.holdout_pass_ = float(np.mean(~self.flags(self.score(holdout.X, holdout.y))))
+        held = self.score(holdout.X, holdout.y)
+        distance = np.maximum(held, 0.0)  # a holdout row that copies a training row: 0
+        self.threshold_ = float(np.quantile(distance, self.alpha)) if self.alpha > 0 else 0.0
+        self.holdout_pass_ = float(np.mean(~self.flags(held)))
         return self
 
     def score(self, X: pd.DataFrame | np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -238,16 +239,6 @@ class LabelFilter:
         return scores < self.threshold_
 
 
-def nearest_rows(train_X: pd.DataFrame | np.ndarray, X: pd.DataFrame | np.ndarray) -> np.ndarray:
-    """Index [N] of the closest row of `train_X` to each row of `X` (metrics.py's space)."""
-    from sklearn.neighbors import NearestNeighbors
-
-    if len(X) == 0:
-        return np.zeros(0, dtype=np.int64)
-    enc_train, enc = mx._shared_space(train_X, X)
-    return NearestNeighbors(n_neighbors=1).fit(enc_train).kneighbors(enc, return_distance=False)[:, 0]
-
-
 def summary_payload(summary: FilterSummary,
                     dropped: tuple[pd.DataFrame | np.ndarray | None, np.ndarray, dict[str, np.ndarray]],
                     train_X: pd.DataFrame | np.ndarray, config: Mapping[str, Any]) -> dict[str, Any]:
@@ -259,7 +250,7 @@ def summary_payload(summary: FilterSummary,
     X_drop, _, scores = dropped
     payload = summary.to_dict()
     if X_drop is not None:
-        nearest = nearest_rows(train_X, X_drop).tolist()
+        nearest = mx.closest_records(train_X, X_drop)[0].tolist()
         payload["worst"] = {name: [{"row": i, "score": float(scores[name][i]),
                                     "nearest_train_row": int(nearest[i])} for i in rows]
                             for name, rows in summary.worst.items()}

@@ -312,15 +312,11 @@ def detection_auc(real: Data, syn: Data, seed: int = 0, folds: int = 3, max_rows
 
     A balanced subsample of min(len(real), len(syn), max_rows) rows per side; gradient-boosted
     trees on encoded features (tables) or flattened pixels (images). 0.5 = indistinguishable
-    (good), 1.0 = trivially separable; NaN when either side has under 2 rows (fewer
-    folds when under `folds`).
+    (good), 1.0 = trivially separable. The gate asks it only of 10 or more synthetic rows.
     """
     is_table = _check_same_kind(real, syn)
     rng = np.random.default_rng(seed)
     n = min(len(real), len(syn), max_rows)
-    if n < 2:  # no held-out fold on either side: not measurable, so it cannot pass
-        return float("nan")
-    folds = min(folds, n)
     real_s = _take(real, _subsample(len(real), n, rng))
     syn_s = _take(syn, _subsample(len(syn), n, rng))
     if is_table:
@@ -347,25 +343,34 @@ def _shared_space(train: Data, *others: Data) -> list[np.ndarray]:
     return [(f - low) / scale for f in flat]
 
 
-def _closest_distance(enc_train: np.ndarray, nn: NearestNeighbors, enc_other: np.ndarray) -> np.ndarray:
-    """Exact distance [M] from each row of enc_other to its nearest row of enc_train.
+def _closest(enc_train: np.ndarray, nn: NearestNeighbors, enc_other: np.ndarray
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """(index [M], exact distance [M]) of each row of enc_other's nearest row of enc_train.
 
     The neighbour is found by sklearn, then its distance is recomputed from differences so an
     exact copy scores 0.0, not ~1e-8.
     """
     if len(enc_other) == 0:
-        return np.zeros(0)
+        return np.zeros(0, dtype=np.int64), np.zeros(0)
     index = nn.kneighbors(enc_other, return_distance=False)[:, 0]
-    return np.sqrt(((enc_other - enc_train[index]) ** 2).sum(axis=1))
+    return index, np.sqrt(((enc_other - enc_train[index]) ** 2).sum(axis=1))
+
+
+def _closest_distance(enc_train: np.ndarray, nn: NearestNeighbors, enc_other: np.ndarray) -> np.ndarray:
+    """Exact distance [M] from each row of enc_other to its nearest row of enc_train."""
+    return _closest(enc_train, nn, enc_other)[1]
+
+
+def closest_records(train: Data, other: Data) -> tuple[np.ndarray, np.ndarray]:
+    """(index [M] into `train`, Euclidean distance [M]) of each row of `other`'s nearest
+    row of `train`, in the shared encoded space (see `encode_tables`); 0 = an exact copy."""
+    enc_train, enc_other = _shared_space(train, other)
+    return _closest(enc_train, NearestNeighbors(n_neighbors=1).fit(enc_train), enc_other)
 
 
 def distance_to_closest_record(train: Data, other: Data) -> np.ndarray:
-    """Euclidean distance [M] from each row of `other` to its nearest row of `train`.
-
-    Measured in the shared encoded space (see `encode_tables`); 0 = an exact training copy.
-    """
-    enc_train, enc_other = _shared_space(train, other)
-    return _closest_distance(enc_train, NearestNeighbors(n_neighbors=1).fit(enc_train), enc_other)
+    """Euclidean distance [M] from each row of `other` to its nearest row of `train`."""
+    return closest_records(train, other)[1]
 
 
 def _row_keys(X: Data) -> list:
