@@ -97,6 +97,11 @@ class TableTransformer:
         self.spans_ = self._build_spans()
         return self
 
+    def numeric_values(self, X: pd.DataFrame) -> np.ndarray | None:
+        """The numeric columns of `X` as float64 [N, n_numeric] (datetimes as ns, NaN
+        kept), in schema order; None when the schema has no numeric column."""
+        return self._numeric_matrix(X) if self._numeric_names() else None
+
     def _numeric_names(self) -> list[str]:
         return [c.name for c in self.schema_.columns if c.kind != "categorical"]
 

@@ -1,16 +1,18 @@
 """Per-row filters run before the gate: drop the synthetic rows that do not belong, and
 sample replacements so every class still gets exactly the rows it asked for.
 
-Each filter has `fit(real_train, real_holdout)` and `score(X, y)` (one number per row)
-and flags the rows on the wrong side of a threshold calibrated on real held-out rows,
-so a known share of *real* rows would pass:
+Each filter has `fit(real_train, real_holdout)` (= fit on the training rows, then
+`calibrate(real_holdout)`) and `score(X, y)` (one number per row), and flags the rows on
+the wrong side of a threshold calibrated on real held-out rows (`calibrated_threshold`,
+a conformal quantile), so a known share of *new real* rows would pass:
 
-- `AnomalyFilter` (on by default): a conditional VAE of our own family, trained on the
+- `AnomalyFilter` (off by default): a conditional VAE of our own family, trained on the
   real training split (or the generator itself when it is a VAE), scores each row by
   its negative ELBO under its label (`VAEGenerator.score_rows`), beside the distance to
-  its class's Gaussian in the VAE's encoded space; rows beyond the `q` quantile of the
-  real holdout's scores are dropped: off-manifold rows, broken joint structure, and
-  rows whose label does not fit them.
+  its class's Gaussian in the VAE's encoded space, its ELBO margin over the other
+  classes and (tables) how far its numbers lie outside the training range; rows beyond
+  the `q` quantile of the real holdout's scores are dropped: off-manifold rows, broken
+  joint structure, and rows whose label does not fit them.
 - `MemorisationFilter` (on by default): distance to the closest real training row in
   the gate's encoded space (metrics.py); rows closer than the `alpha` quantile of the
   real holdout's distances are dropped, exact copies always.
@@ -41,6 +43,41 @@ from augment.validate.gate import LabelledData
 
 
 # ---- the filters --------------------------------------------------------------------------
+def calibrated_threshold(holdout_scores: np.ndarray, share: float, higher_is_worse: bool) -> float:
+    """The threshold on scores [N] of real holdout rows beyond which a new real row is
+    flagged with probability at most max(`share`, 1 / (N + 1)), by exchangeability (a
+    split-conformal quantile): the k-th largest score for an upper tail (flag above it),
+    the k-th smallest for a lower tail (flag below it), k = max(1, floor(share (N + 1))).
+    A plain quantile would flag up to 2 / (N + 1) of real rows on a small holdout.
+    Non-finite scores count as the worst."""
+    worst = np.inf if higher_is_worse else -np.inf
+    values = np.sort(np.where(np.isfinite(holdout_scores), holdout_scores, worst))
+    k = min(len(values), max(1, math.floor(share * (len(values) + 1))))
+    return float(values[-k] if higher_is_worse else values[k - 1])
+
+
+class RangeExcess:
+    """How far a table row's numbers lie outside the training rows' range [N]: the
+    largest, over numeric columns, of the distance beyond the column's min or max in
+    units of its interquartile range (0 inside the range; a missing value counts 0). The
+    VAE's transformer clips such values to its quantile map's ends, so neither the ELBO
+    nor the copula view sees how far out they are."""
+
+    def fit(self, transformer: Any, X: pd.DataFrame) -> RangeExcess:
+        values = transformer.numeric_values(X)
+        self.lo_, self.hi_ = np.nanmin(values, axis=0), np.nanmax(values, axis=0)
+        q1, q3 = np.nanquantile(values, [0.25, 0.75], axis=0)
+        width = np.where(q3 > q1, q3 - q1, self.hi_ - self.lo_)
+        self.width_ = np.where(width > 0, width, 1.0)
+        self.transformer_ = transformer
+        return self
+
+    def score(self, X: pd.DataFrame) -> np.ndarray:
+        values = self.transformer_.numeric_values(X)
+        excess = np.maximum(np.maximum(self.lo_ - values, values - self.hi_), 0.0) / self.width_
+        return np.nan_to_num(excess, nan=0.0).max(axis=1)
+
+
 class RowFilter(Protocol):
     """What `filter_sample` needs of a filter."""
 
@@ -49,6 +86,8 @@ class RowFilter(Protocol):
     holdout_pass_: float
 
     def fit(self, train: LabelledData, holdout: LabelledData) -> RowFilter: ...
+
+    def calibrate(self, holdout: LabelledData) -> RowFilter: ...
 
     def score(self, X: pd.DataFrame | np.ndarray, y: np.ndarray) -> np.ndarray: ...
 
@@ -100,9 +139,14 @@ class AnomalyFilter:
       lowest under any other label: a row another class explains better (the VAE as a
       generative classifier), which its own ELBO alone often lets through.
 
+    - on tables, how far the row's numbers lie outside the training range (`RangeExcess`,
+      in IQRs): the transformer clips such values, so the other views under-rate them.
+
     Each view is scaled by the real holdout so that its median is 0 and its `q`
-    quantile 1; the score is the largest of them, and the threshold its `q` quantile
-    over the holdout, so a share `q` of real holdout rows passes all views together.
+    quantile 1 (the range view: 1 is at least one IQR out); the score is the largest of
+    them, and the threshold the holdout's conformal `q` quantile of it
+    (`calibrated_threshold`), so a new real row passes all views together with
+    probability at least `q` (or N / (N + 1) on a holdout of N < 1 / (1 - q) rows).
     `model`: a fitted VAE to reuse (trained on the same real training split);
     `vae_params`: hyperparameters of the one trained otherwise.
     """
@@ -127,14 +171,24 @@ class AnomalyFilter:
         if self.copula:
             self.gaussians_ = ClassGaussians(seed=self.seed).fit(
                 self._encoded(train.X), self.model.label_indices(train.y))
+        self.range_ = None
+        transformer = self.model.transformer_
+        if isinstance(train.X, pd.DataFrame) and transformer.numeric_values(train.X) is not None:
+            self.range_ = RangeExcess().fit(transformer, train.X)
+        return self.calibrate(holdout)
+
+    def calibrate(self, holdout: LabelledData) -> AnomalyFilter:
+        """Scale each view and set the threshold on real holdout rows (the models stay)."""
         views = self._views(holdout.X, holdout.y)
         self.scales_ = []
         for view in views:
             finite = view[np.isfinite(view)]
             centre, top = np.median(finite), np.quantile(finite, self.q)
             self.scales_.append((float(centre), float(top - centre) or 1.0))
+        if self.range_ is not None:  # 1.0 is at least one IQR beyond the training range:
+            self.scales_[-1] = (0.0, max(self.scales_[-1][1], 1.0))  # real rows graze it
         held = self._combine(views)
-        self.threshold_ = float(np.quantile(held[np.isfinite(held)], self.q))
+        self.threshold_ = calibrated_threshold(held, 1 - self.q, higher_is_worse=True)
         self.holdout_pass_ = float(np.mean(~self.flags(held)))
         return self
 
@@ -148,6 +202,8 @@ class AnomalyFilter:
             views.append(self.gaussians_.distance(self._encoded(X), self.model.label_indices(y)))
         if self.margin:
             views.append(own - self._best_other(X, y))
+        if self.range_ is not None:
+            views.append(self.range_.score(X))
         return views
 
     def _best_other(self, X: pd.DataFrame | np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -189,9 +245,14 @@ class MemorisationFilter:
     def fit(self, train: LabelledData, holdout: LabelledData) -> MemorisationFilter:
         self.train_X_ = train.X
         self.train_keys_ = set(mx._row_keys(train.X))
+        return self.calibrate(holdout)
+
+    def calibrate(self, holdout: LabelledData) -> MemorisationFilter:
+        """Set the threshold on real holdout rows (the training rows stay)."""
         held = self.score(holdout.X, holdout.y)
         distance = np.maximum(held, 0.0)  # a holdout row that copies a training row: 0
-        self.threshold_ = float(np.quantile(distance, self.alpha)) if self.alpha > 0 else 0.0
+        self.threshold_ = (calibrated_threshold(distance, self.alpha, higher_is_worse=False)
+                           if self.alpha > 0 else 0.0)
         self.holdout_pass_ = float(np.mean(~self.flags(held)))
         return self
 
@@ -222,8 +283,12 @@ class LabelFilter:
         (labels,) = mx._labels(train.y)
         self.model_ = utility_classifier(train.is_table, self.seed).fit(enc, labels)
         self.classes_ = list(self.model_.classes_)
+        return self.calibrate(holdout)
+
+    def calibrate(self, holdout: LabelledData) -> LabelFilter:
+        """Set the threshold on real holdout rows (the classifier stays)."""
         held = self.score(holdout.X, holdout.y)
-        self.threshold_ = min(self.p, float(np.quantile(held, 1 - self.q)))
+        self.threshold_ = min(self.p, calibrated_threshold(held, 1 - self.q, higher_is_worse=False))
         self.holdout_pass_ = float(np.mean(~self.flags(held)))
         return self
 
