@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from augment.errors import AugmentError, ConfigError
+from augment.generators.registry import available_generators
 from augment.workspace import PARAMS_FILE
 
 if TYPE_CHECKING:
@@ -574,7 +575,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("fit", help="train a generator and save it to a model folder")
     p.add_argument("--data", required=True, help="dataset source (as for inspect)")
     p.add_argument("--target", help="label column of a table")
-    p.add_argument("--generator", required=True, help="vae | gan | diffusion")
+    p.add_argument("--generator", required=True,
+                   help=f"family: {' | '.join(available_generators())}")
     p.add_argument("--out", required=True, help="model folder to write (a new or empty folder, or a "
                    "model folder written before)")
     p.add_argument("--params", help="parameter file whose train.<family> section is the base "

@@ -25,6 +25,12 @@ def digits_split(seed: int = 0):
     return train_test_split(ds.X, ds.y, test_size=0.3, stratify=ds.y, random_state=seed)
 
 
+def breast_cancer_split(seed: int = 0):
+    """Builtin breast_cancer, stratified 70/30: (X_train DataFrame, y_train, X_test, y_test)."""
+    ds = load_dataset("builtin:breast_cancer")
+    return train_test_split(ds.X, ds.y, test_size=0.3, stratify=ds.y, random_state=seed)
+
+
 def adult_split(seed: int = 0, path: Path = ADULT):
     """Adult table, stratified 70/30: (X_train DataFrame, y_train, X_test, y_test)."""
     ds = load_dataset(str(path), target="class")

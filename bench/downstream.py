@@ -7,6 +7,8 @@
   `balance` policy (every class raised to the largest). 300-tree RandomForest.
 - digits-lowdata: the same split, 20 training rows per class, `ratio` policy (2 new
   rows per real row). 300-tree RandomForest.
+- breast_cancer: stratified 70/30 split, `balance` policy (the minority class raised to
+  the majority). 300-tree RandomForest.
 - adult (../shared/data/adult.csv): stratified 70/30 split, `balance` policy;
   RandomForest and HistGradientBoosting.
 
@@ -30,12 +32,12 @@ from augment.downstream import compare, training_sets
 from augment.generators import get_generator, load_generator
 from augment.sampling import policy_counts
 from augment.workspace import MODEL_CONFIG_FILE
-from bench.common import adult_split, digits_split
+from bench.common import adult_split, breast_cancer_split, digits_split
 
 RESULTS = Path(__file__).parent / "results" / "downstream.json"
 
 
-SCENARIOS = ("digits", "digits-lowdata", "adult")
+SCENARIOS = ("digits", "digits-lowdata", "breast_cancer", "adult")
 
 
 def scenario(name: str):
@@ -48,6 +50,9 @@ def scenario(name: str):
             return few.X, few.y, X_te, y_te, ["random_forest"], ("ratio", 2.0)
         thinned = thin_classes(train, [5, 6, 7, 8, 9], 0.1, seed=0)
         return thinned.X, thinned.y, X_te, y_te, ["random_forest"], ("balance", 1.0)
+    if name == "breast_cancer":
+        X_tr, X_te, y_tr, y_te = breast_cancer_split()
+        return X_tr, y_tr, X_te, y_te, ["random_forest"], ("balance", 1.0)
     X_tr, X_te, y_tr, y_te = adult_split()
     return X_tr, y_tr, X_te, y_te, ["random_forest", "hist_gradient_boosting"], ("balance", 1.0)
 
@@ -96,7 +101,7 @@ def run(dataset: str, generators: list[str], params: dict, counts: dict | None =
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--datasets", nargs="+", default=list(SCENARIOS), choices=SCENARIOS)
-    parser.add_argument("--generators", nargs="+", default=["vae", "gan", "diffusion"])
+    parser.add_argument("--generators", nargs="+", default=["vae", "gan", "diffusion", "autoregressive"])
     parser.add_argument("--params", default="{}", help='JSON {"vae": {"epochs": 10}}')
     parser.add_argument("--tag", default="", help="store figures as DATASET/TAG (a variant)")
     parser.add_argument("--policy", nargs=2, metavar=("POLICY", "RATIO"),

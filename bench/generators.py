@@ -40,11 +40,14 @@ def run(generators: list[str], datasets: list[str], params: dict) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--generators", nargs="+", default=["vae", "gan", "diffusion"])
+    parser.add_argument("--generators", nargs="+", default=["vae", "gan", "diffusion", "autoregressive"])
     parser.add_argument("--datasets", nargs="+", default=["digits", "adult"])
     parser.add_argument("--params", default="{}", help='JSON {"vae": {"epochs": 10}}')
     args = parser.parse_args()
-    results = run(args.generators, args.datasets, json.loads(args.params))
+    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    for key, value in run(args.generators, args.datasets, json.loads(args.params)).items():
+        # what was not run keeps its earlier figures
+        results[key] = {**results.get(key, {}), **value} if key != "machine" else value
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2))
     print(f"wrote {RESULTS}")

@@ -42,7 +42,7 @@ def _figure(value: float | None) -> str:
 
 def summary_rows(ws: Workspace, params: dict) -> list[str]:
     pipe = pipeline_params(params)
-    lines = [f"{'dataset':<14}{'generator':<11}{'gate':<6}{'detect AUC':>11}{'copies':>8}"
+    lines = [f"{'dataset':<14}{'generator':<16}{'gate':<6}{'detect AUC':>11}{'copies':>8}"
              f"{'TSTR F1':>9}{'val F1 real':>12}{'val F1 aug':>11}  published / test-set change"]
     for dataset in pipe.datasets:
         manifest_file = ws.manifest(dataset)
@@ -50,7 +50,7 @@ def summary_rows(ws: Workspace, params: dict) -> list[str]:
         test = json.loads(ws.downstream(dataset).read_text()) if chosen else {}
         for gen in pipe.generators:
             if not ws.gate_file(dataset, gen).is_file():
-                lines.append(f"{dataset:<14}{gen:<11}(not run)")
+                lines.append(f"{dataset:<14}{gen:<16}(not run)")
                 continue
             gate = GateReport.load(ws.gate(dataset, gen))
             note = ""
@@ -59,7 +59,7 @@ def summary_rows(ws: Workspace, params: dict) -> list[str]:
                 note = f"yes / macro-F1 {deltas}"
             auc, copies = gate.metric("detection_auc"), gate.metric("privacy", "exact_copy_share")
             lines.append(
-                f"{dataset:<14}{gen:<11}{'pass' if gate.passed else 'FAIL':<6}"
+                f"{dataset:<14}{gen:<16}{'pass' if gate.passed else 'FAIL':<6}"
                 f"{_figure(auc):>11}{'n/a' if copies is None else f'{copies:.1%}':>8}"
                 f"{_figure(gate.metric('utility', 'tstr_macro_f1')):>9}"
                 f"{_figure(gate.metric('utility', 'real_macro_f1')):>12}"

@@ -15,9 +15,11 @@ from pathlib import Path, PurePosixPath
 import pytest
 import yaml
 
+from augment.generators import available_generators
+
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("augment", "pipelines")  # project code; anything else is a third-party import
-FAMILIES = ("vae", "gan", "diffusion")
+FAMILIES = tuple(available_generators())
 
 # A string constant naming a project module, "pkg.mod" or "pkg.mod:attr": a lazy
 # `importlib.import_module` target (the generator registry's `_FAMILIES`).

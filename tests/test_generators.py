@@ -28,6 +28,7 @@ TINY: dict[str, dict] = {
     "vae": {"epochs": 2, "min_steps": 0, "batch_size": 16},
     "gan": {"epochs": 2, "min_steps": 0, "batch_size": 16},
     "diffusion": {"epochs": 2, "min_steps": 0, "batch_size": 16},
+    "autoregressive": {"epochs": 2, "min_steps": 0, "batch_size": 16, "width": 64, "channels": 8},
 }
 FAMILIES = available_generators()
 

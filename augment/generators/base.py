@@ -85,7 +85,8 @@ class BaseConfig:
     epochs: int = 100
     # Optimizer steps to train at least: on small data epochs are raised to reach it (a
     # 400-row table at batch size 128 is 3 steps per epoch). None = the family's default
-    # for the modality (TABLE_MIN_STEPS for tables, 0 for images); 0 = epochs as given.
+    # for the modality (TABLE_MIN_STEPS for tables, IMAGE_MIN_STEPS for images); 0 = epochs
+    # as given.
     min_steps: int | None = None
     batch_size: int = 256
     lr: float = 1e-3
@@ -160,6 +161,7 @@ class Generator(ABC):
 
     name: ClassVar[str] = "base"
     TABLE_MIN_STEPS: ClassVar[int] = 0  # default min_steps on tables
+    IMAGE_MIN_STEPS: ClassVar[int] = 0  # default min_steps on images
     Config: ClassVar[type[BaseConfig]] = BaseConfig
 
     def __init__(self, **params: Any) -> None:
@@ -379,7 +381,7 @@ class Generator(ABC):
         start trains `warm_share` of both (and records the share)."""
         min_steps = self.config.min_steps
         if min_steps is None:
-            min_steps = self.TABLE_MIN_STEPS if self.info_.modality == "table" else 0
+            min_steps = self.TABLE_MIN_STEPS if self.info_.modality == "table" else self.IMAGE_MIN_STEPS
         steps_per_epoch = rows // min(self.config.batch_size, rows)
         epochs = max(self.config.epochs, -(-min_steps // steps_per_epoch))
         if not warm:

@@ -11,6 +11,7 @@ from typing import Any
 from augment.errors import ConfigError
 
 _FAMILIES: dict[str, str] = {
+    "autoregressive": "augment.generators.autoregressive:AutoregressiveGenerator",
     "vae": "augment.generators.vae:VAEGenerator",
     "gan": "augment.generators.gan:GANGenerator",
     "diffusion": "augment.generators.diffusion:DiffusionGenerator",
