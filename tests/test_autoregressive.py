@@ -80,3 +80,14 @@ def test_discrete_numbers_come_back_exact_and_temperature_sharpens():
                                               "temperature": 0.3}).fit(X, y)
     X_cold, _ = cold.sample({"x": 300, "z": 300}, seed=1)
     assert X_cold.loc[:299, "level"].std() < X_syn.loc[:299, "level"].std()
+
+
+def test_the_table_loss_is_the_sum_of_each_steps_cross_entropy(mixed_table):
+    X, y = mixed_table
+    gen = get_generator("autoregressive", **TINY).fit(X, y)
+    encoded = torch.from_numpy(gen.transformer_.transform(X.iloc[:32]))
+    tokens = gen._table_tokens(encoded)
+    logits = torch.randn(32, gen.offsets_[-1])
+    expected = sum(torch.nn.functional.cross_entropy(logits[:, a:b], tokens[:, k], reduction="none")
+                   for k, (a, b) in enumerate(zip(gen.offsets_, gen.offsets_[1:], strict=False)))
+    torch.testing.assert_close(gen._table_nll(logits, tokens), expected)

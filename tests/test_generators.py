@@ -47,8 +47,8 @@ def counts_for(y) -> dict:
     return {c: n for c, n in zip(classes, [7, 0, 3], strict=False)} | {classes[-1]: 11}
 
 
-def test_registry_lists_three_families():
-    assert set(FAMILIES) >= {"vae", "gan", "diffusion"}
+def test_registry_lists_the_four_families():
+    assert set(FAMILIES) >= {"vae", "gan", "diffusion", "autoregressive"}
 
 
 @pytest.mark.parametrize("name", FAMILIES)
