@@ -38,12 +38,16 @@ def run_validation(ws: Workspace, dataset: str, generator: str, params: dict) ->
     config = gate_config(params)
     train = read_split(ws.split(dataset, "train"))
     val = read_split(ws.split(dataset, "val"))
-    syn = read_split(ws.samples(dataset, generator), schema=train.schema)
     requested = read_counts_file(ws.requested(dataset, generator))
     path = ws.filters(dataset, generator)
     filters = (read_json(path, "filter summary", "run the sample stage again") if path.is_file()
                else None)
-    report = run_gate(LabelledData(train.X, train.y), LabelledData(syn.X, syn.y),
+    if filters and filters.get("short") and not sum(filters.get("kept", {}).values()):
+        syn = LabelledData(train.X[:0], train.y[:0])  # the filters dropped every row: the gate fails it
+    else:
+        samples = read_split(ws.samples(dataset, generator), schema=train.schema)
+        syn = LabelledData(samples.X, samples.y)
+    report = run_gate(LabelledData(train.X, train.y), syn,
                       LabelledData(val.X, val.y), requested, ws.gate(dataset, generator),
                       config, schema=train.schema, target=train.target or "label",
                       holdout_source="validation split", filters=filters)

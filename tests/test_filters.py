@@ -264,6 +264,11 @@ def test_the_sample_stage_filters_and_the_gate_reports_it(tmp_path):
     check = failed.check("filters")
     assert not failed.passed and not check.passed and "rows kept" in check.message
     assert "class" in check.message and "memorisation" in check.message
+    # every row dropped: the gate still fails the set with the filters' reason
+    params["filter"] = {"memorisation": {"alpha": 0.999}, "max_rounds": 0}
+    assert "sampled 0 rows" in sample(ws, "iris", "diffusion", params)
+    emptied = run_validation(ws, "iris", "diffusion", params)
+    assert emptied.rows == 0 and not emptied.passed and not emptied.check("filters").passed
     # filters off: the generator's own draw, no filter files
     params["filter"] = {"anomaly": {"enabled": False}, "memorisation": {"enabled": False}}
     sample(ws, "iris", "diffusion", params)
@@ -286,3 +291,17 @@ def test_the_gate_fails_a_tiny_synthetic_set_unmeasured(splits, tmp_path):
     report = run_gate(train, tiny, holdout, dict(zip(labels.tolist(), numbers.tolist(), strict=True)),
                       tmp_path / "gate")
     assert not report.passed and "4 synthetic rows" in report.check("metrics").message
+
+
+def test_a_set_the_filters_emptied_fails_the_gate_with_their_reason(splits, tmp_path):
+    from augment.validate.gate import run_gate
+
+    train, holdout, _ = splits
+    empty = LabelledData(train.X.iloc[:0], train.y[:0])
+    with pytest.raises(DataError, match="empty"):  # no filter said why: a caller's mistake
+        run_gate(train, empty, holdout, {"rare": 5}, tmp_path / "plain")
+    why = "class 'rare': 0/5 rows kept, 100% of 50 drawn were dropped (most by the anomaly filter)"
+    report = run_gate(train, empty, holdout, {"rare": 5}, tmp_path / "gate", filters={"short": why})
+    assert not report.passed and report.rows == 0
+    failed = {c.name: c.message for c in report.checks if not c.passed}
+    assert failed["filters"] == why and "0 synthetic rows" in failed["metrics"]

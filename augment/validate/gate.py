@@ -79,13 +79,17 @@ class LabelledData:
         return isinstance(self.X, pd.DataFrame)
 
 
-def _check_inputs(real: LabelledData, syn: LabelledData, holdout: LabelledData) -> None:
+def _check_inputs(real: LabelledData, syn: LabelledData, holdout: LabelledData,
+                  emptied: bool = False) -> None:
+    """Raise a DataError for inputs the gate cannot judge. `emptied`: the per-row filters
+    dropped every synthetic row (and say why), so an empty set is a failed gate, not an
+    error."""
     for name, part in (("real", real), ("synthetic", syn), ("holdout", holdout)):
         if len(part.X) != len(part.y):
             raise DataError(f"{name} data: {len(part.X)} rows but {len(part.y)} labels")
     if syn.is_table != real.is_table or holdout.is_table != real.is_table:
         raise DataError("real, holdout and synthetic data must all be tables or all be images")
-    if len(syn.y) == 0:
+    if len(syn.y) == 0 and not emptied:
         raise DataError("the synthetic set is empty")
     for name, part, least in (("real training", real, MIN_REAL_ROWS), ("real holdout", holdout,
                                                                         MIN_HOLDOUT_ROWS)):
@@ -245,7 +249,7 @@ def run_gate(real: LabelledData, syn: LabelledData, holdout: LabelledData, reque
         the GateReport also written to <out>/gate.json.
     """
     config = config or GateConfig()
-    _check_inputs(real, syn, holdout)
+    _check_inputs(real, syn, holdout, emptied=bool(filters and filters.get("short")))
     out = Path(out)
     with atomic_dir(out, "gate", force=force) as tmp:
         suite = run_suite(real, syn, requested, tmp, config.suite, schema, target)
