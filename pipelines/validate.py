@@ -38,7 +38,6 @@ def run_validation(ws: Workspace, dataset: str, generator: str, params: dict) ->
     config = gate_config(params)
     train = read_split(ws.split(dataset, "train"))
     val = read_split(ws.split(dataset, "val"))
-    requested = read_counts_file(ws.requested(dataset, generator))
     path = ws.filters(dataset, generator)
     filters = (read_json(path, "filter summary", "run the sample stage again") if path.is_file()
                else None)
@@ -47,6 +46,7 @@ def run_validation(ws: Workspace, dataset: str, generator: str, params: dict) ->
     else:
         samples = read_split(ws.samples(dataset, generator), schema=train.schema)
         syn = LabelledData(samples.X, samples.y)
+    requested = read_counts_file(ws.requested(dataset, generator))
     report = run_gate(LabelledData(train.X, train.y), syn,
                       LabelledData(val.X, val.y), requested, ws.gate(dataset, generator),
                       config, schema=train.schema, target=train.target or "label",
