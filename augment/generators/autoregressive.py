@@ -2,7 +2,7 @@
 image one pixel at a time, each step conditioned on the class and the steps before.
 
 ```python
-gen = get_generator("autoregressive", epochs=100, temperature=1.0, seed=0).fit(X, y)
+gen = get_generator("autoregressive", temperature=1.0, seed=0).fit(X, y)
 X_syn, y_syn = gen.sample({"a": 100, "b": 20}, seed=1)
 ```
 
@@ -17,8 +17,8 @@ X_syn, y_syn = gen.sample({"a": 100, "b": 20}, seed=1)
   such as a whole-number column's values stay exact, since the transformer maps a tie
   to one CDF value and back). One masked MLP (MADE, `autoregressive_nets.TableMADE`)
   gives the logits of every step from the steps before in a single call, so training
-  scores whole rows at once and sampling takes one call per column step for a whole
-  block of rows.
+  scores whole rows at once; sampling (`MADESampler`) computes each hidden block once,
+  when its inputs are known, so a block of rows costs about one forward pass in all.
 - Images: a class-conditional PixelCNN (`autoregressive_nets.PixelCNN`) over the image
   grid in raster order (colour channels in order within a pixel), intensities a softmax
   over `levels` values (the image's integer range, e.g. 17 for 0..16 digits).
@@ -42,8 +42,8 @@ from augment.config import AT_LEAST_ONE, POSITIVE, Range
 from augment.data.transformers import Span
 from augment.generators.autoregressive_nets import PixelCNN, TableMADE
 from augment.generators.base import BaseConfig, DataInfo, Generator
+from augment.generators.diffusion import QUANTILE_BOUND
 
-QUANTILE_BOUND = 5.2  # sklearn's QuantileTransformer maps to norm.ppf(1 - 1e-7) = 5.199 at most
 MAX_LEVELS = 256  # intensity levels of an image that is not whole-numbered or spans more
 
 
@@ -104,7 +104,9 @@ class AutoregressiveGenerator(Generator):
         if info.modality == "table":
             self.steps_ = token_spans(info.spans)
             self.vocab_ = [c.bins if s.kind == "continuous" else s.size for s in self.steps_]
-            self.offsets_ = [0, *torch.cumsum(torch.tensor(self.vocab_), 0).tolist()]
+            net: nn.Module = TableMADE(self.vocab_, info.n_classes, c.width, c.depth,
+                                       info.null_class)
+            self.offsets_ = net.offsets  # where each step's one-hot units start in [W]
             # logits [B, W] -> [B, K, max vocab] through one gather; W indexes a -inf pad
             wide = max(self.vocab_)
             self.pad_index_ = torch.tensor(
@@ -114,8 +116,6 @@ class AutoregressiveGenerator(Generator):
                 [k for k, s in enumerate(self.steps_) if s.kind == "continuous"], dtype=torch.long)
             self.numeric_dims_ = torch.tensor(
                 [s.start for s in self.steps_ if s.kind == "continuous"], dtype=torch.long)
-            net: nn.Module = TableMADE(self.vocab_, info.n_classes, c.width, c.depth,
-                                       info.null_class)
         else:
             self.levels_ = int(self.resolved_["levels"])
             net = PixelCNN(info.image_shape[0], self.levels_, info.n_classes, c.channels, c.depth,
