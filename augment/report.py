@@ -11,10 +11,12 @@ scripts, no network resources, so it opens from disk or as a CI artifact. Anythi
 stage did not produce is named on the page instead of failing the build.
 
 Sections (stable ids): summary, samples (images) or marginals (tables), curves, gate,
-filters, metrics, downstream. Verdicts are shown as the GateReport states them (label,
+filters, translation, metrics, downstream. Verdicts are shown as the GateReport states them (label,
 observed value, threshold and pass/fail of each `Check`); the report applies no threshold
 itself. The filters section shows each generator's filters.json (the per-row filters of
 the sample stage) and the worst rows they dropped beside their nearest real training rows.
+The translation section shows, for each translation-family model, source -> translated
+pairs it draws for the page and how far translation moved its rows.
 """
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ from augment.workspace import (
 
 MAX_COLUMNS = 12  # marginal plots (and columns of dropped rows) shown for a table
 PER_CLASS = 8  # real and synthetic images shown per class and source
+PAIRS = 4  # source -> translated pairs shown per class (translation family)
+PAIR_ROWS = 200  # rows per class drawn for the translation distances
 REAL_COLOUR = "0.55"
 FIGURES_KIND = "report-figures"  # the artifact kind of reports/<ds>/figures/ (see io.atomic_dir)
 
@@ -196,7 +200,7 @@ def build_report(ws: Workspace, dataset: str, generators: list[str]) -> Path:
     with atomic_dir(ws.report_figures(dataset), FIGURES_KIND) as figs:
         data = _samples(art, figs) if art.modality == "image" else _marginals(art, figs)
         sections = [_summary(art), data, _curves(art, figs), _gate(art), _filters(art, figs),
-                    _metrics(art), _downstream(art, figs)]
+                    _translation(art, figs), _metrics(art), _downstream(art, figs)]
         page = _environment().get_template("report.html").render(dataset=dataset, sections=sections)
     with atomic_file(ws.report_page(dataset)) as tmp:
         tmp.write_text(page, encoding="utf-8")
@@ -641,6 +645,63 @@ def _worst_tables(pairs: dict[str, list[dict[str, Any]]], dropped: Dataset, art:
                          *(_cell(train.X[c].iloc[item["nearest"]]) for c in columns)])
         tables.append({"filter": name, "columns": [str(c) for c in columns], "rows": rows})
     return tables
+
+
+def _translation(art: Artifacts, figs: Path) -> Section:
+    """Per translation-family model: PAIRS source -> translated pairs per requested class,
+    drawn for this page (seed 0) from the trained model, and `pair_distances` over
+    PAIR_ROWS rows per class (a figure for images, a table for tables)."""
+    from augment.generators import load_generator
+    from augment.generators.translation import pair_distances
+
+    entries = []
+    for gen in art.generators:
+        if (art.configs.get(gen) or {}).get("family") != "translation":
+            continue
+        entry: dict[str, Any] = {"generator": gen, "error": None, "src": None, "rows": [],
+                                 "columns": [], "distances": None}
+        entries.append(entry)
+        wanted = [c for c, n in (art.requested.get(gen) or {}).items() if n] or None
+        try:
+            model = load_generator(art.ws.model(art.dataset, gen))
+            classes = [c for c in model.classes_ if wanted is None or str(c) in map(str, wanted)]
+            X, y, X_src, y_src = model.sample({c: PAIR_ROWS for c in classes}, seed=0,
+                                              return_sources=True)
+            entry["distances"] = pair_distances(model, X, y, X_src)
+        except AugmentError as err:
+            entry["error"] = str(err)
+            continue
+        shown = np.concatenate([np.arange(i * PAIR_ROWS, i * PAIR_ROWS + PAIRS)
+                                for i in range(len(classes))])
+        if art.modality == "image":
+            entry["src"] = _pair_images(X[shown], y[shown], X_src[shown], y_src[shown],
+                                        figs / f"translation_{gen}.png")
+        else:
+            columns = [c for c in art.ranked if c in X.columns][:MAX_COLUMNS] or list(X.columns)[:MAX_COLUMNS]
+            entry["columns"] = [str(c) for c in columns]
+            for i in shown.tolist():
+                entry["rows"].append(["source", str(y_src[i]), *(_cell(X_src[c].iloc[i]) for c in columns)])
+                entry["rows"].append(["translated", str(y[i]), *(_cell(X[c].iloc[i]) for c in columns)])
+    return Section("translation", "Translation", {"entries": entries, "per_class": PAIR_ROWS})
+
+
+def _pair_images(X: np.ndarray, y: np.ndarray, X_src: np.ndarray, y_src: np.ndarray, path: Path
+                 ) -> str:
+    """A figure of PAIRS source | translated image pairs per row (one row per class)."""
+    low, high = float(min(X.min(), X_src.min())), float(max(X.max(), X_src.max()))
+    rows = math.ceil(len(X) / PAIRS)
+    fig = _figure(1.25 * 2 * PAIRS, 1.5 * rows)
+    axes = fig.subplots(rows, 2 * PAIRS, squeeze=False)
+    for ax in axes.flat:
+        ax.set_axis_off()
+    for i in range(len(X)):
+        row, k = divmod(i, PAIRS)
+        for ax, image, title in ((axes[row, 2 * k], X_src[i], f"source {y_src[i]}"),
+                                 (axes[row, 2 * k + 1], X[i], f"-> {y[i]}")):
+            ax.imshow(_pixels(image, low, high), cmap="gray", vmin=0, vmax=1,
+                      interpolation="nearest")
+            ax.set_title(title, fontsize=7)
+    return _save(fig, path)
 
 
 def _check_cell(check: Check | None, header: str) -> dict[str, Any] | None:

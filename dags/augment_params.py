@@ -18,7 +18,7 @@ import yaml
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # Used when the workspace has no readable params.yaml at parse time.
 FALLBACK_DATASETS = ["digits", "breast_cancer"]
-FALLBACK_GENERATORS = ["vae", "gan", "diffusion", "autoregressive"]
+FALLBACK_GENERATORS = ["vae", "gan", "diffusion", "autoregressive", "translation"]
 
 # Profile "tiny": a few seconds per generator, to check the plumbing, not the models.
 # The keys every family has (BaseConfig) go to each generator of the run; family

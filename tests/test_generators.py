@@ -29,6 +29,7 @@ TINY: dict[str, dict] = {
     "gan": {"epochs": 2, "min_steps": 0, "batch_size": 16},
     "diffusion": {"epochs": 2, "min_steps": 0, "batch_size": 16},
     "autoregressive": {"epochs": 2, "min_steps": 0, "batch_size": 16, "width": 64, "channels": 8},
+    "translation": {"epochs": 2, "min_steps": 0, "batch_size": 16, "width": 64, "channels": 8},
 }
 FAMILIES = available_generators()
 
@@ -47,8 +48,8 @@ def counts_for(y) -> dict:
     return {c: n for c, n in zip(classes, [7, 0, 3], strict=False)} | {classes[-1]: 11}
 
 
-def test_registry_lists_the_four_families():
-    assert set(FAMILIES) >= {"vae", "gan", "diffusion", "autoregressive"}
+def test_registry_lists_the_five_families():
+    assert set(FAMILIES) >= {"vae", "gan", "diffusion", "autoregressive", "translation"}
 
 
 @pytest.mark.parametrize("name", FAMILIES)

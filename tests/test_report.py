@@ -54,8 +54,8 @@ from pipelines import report as report_stage
 GENERATORS = ["vae", "gan", "diffusion"]  # what the report is asked about
 # vae: every stage, its gate passes; gan: trained, sampled, its gate fails (repeats, and an
 # expectation message holding HTML); diffusion: never ran. Only iris is published.
-SECTIONS = {"iris": {"summary", "marginals", "curves", "gate", "filters", "metrics", "downstream"},
-            "digits": {"summary", "samples", "curves", "gate", "filters", "metrics", "downstream"}}
+COMMON = {"summary", "curves", "gate", "filters", "translation", "metrics", "downstream"}
+SECTIONS = {"iris": COMMON | {"marginals"}, "digits": COMMON | {"samples"}}
 HOSTILE = "<script>alert('gan')</script> & <b>bold</b>"  # must reach the page as text
 HTML_COLUMN = "petal <i>width</i> (cm)"  # an iris column renamed: in the pair plot's alt text
 DOCS = "gx/uncommitted/data_docs/local_site/index.html"  # inside a gate folder, as GX writes it
@@ -496,3 +496,28 @@ def test_unreadable_filter_summary_is_named(tmp_path):
     text = dom.text("filters")
     assert f"Unreadable: cannot read the filter summary {ws.filters('iris', 'vae')}" in text
     assert "Unreadable: data/synthetic/iris/gan/filters.json is not a filter summary" in text
+
+
+@pytest.mark.parametrize("name", ["iris", "digits"])
+def test_translation_section_shows_pairs_and_distances(tmp_path, name):
+    from augment.generators import get_generator
+
+    ws = Workspace(tmp_path)
+    ds = load_dataset("builtin:iris", "target") if name == "iris" else load_dataset("builtin:digits")
+    splits = prepared(ws, name, ds, per_class=20)
+    train = splits["train"]
+    model = get_generator("translation", epochs=1, min_steps=0, batch_size=16, width=32,
+                          channels=8, progress="never").fit(train.X, train.y)
+    model.save(ws.model(name, "translation"))
+    sampled(ws, name, "translation", train, seed=0)
+    dom = Dom(build_report(ws, name, ["translation"]).read_text())
+    text = dom.text("translation")
+    assert "pairs it draws for this page" in text
+    cells = [c["text"] for c in dom.cells if c["section"] == "translation"]
+    shares = [c for c in cells if c.endswith("%")]
+    assert len(shares) == 2 and all(0 <= float(c[:-1]) <= 100 for c in shares)
+    if name == "iris":  # a source row above each translated row, PAIRS per class
+        assert cells.count("source") == cells.count("translated") == 4 * len(train.classes)
+    else:
+        images = [i["src"] for i in dom.images if i["section"] == "translation"]
+        assert images == ["figures/translation_translation.png"]

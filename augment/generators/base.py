@@ -199,6 +199,16 @@ class Generator(ABC):
         """Extra per-epoch figures for the training curve (e.g. a diversity score)."""
         return {}
 
+    def _state_tensors(self) -> dict[str, torch.Tensor]:
+        """Tensors a fitted model keeps besides its networks' weights (saved as
+        "state.<name>"; not warm-started). The translation family keeps its source rows."""
+        return {}
+
+    def _load_state_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
+        """Restore what `_state_tensors` returned, on load (a family without any: none)."""
+        if tensors:
+            raise ModelError(f"unexpected state tensors {sorted(tensors)} for a {self.name} model")
+
     # ---- fitting --------------------------------------------------------------------
     @property
     def device(self) -> torch.device:
@@ -626,6 +636,8 @@ class Generator(ABC):
         for key, module in self.modules_.items():
             for name, value in module.state_dict().items():
                 tensors[f"{key}.{name}"] = value.detach().cpu().contiguous()
+        for name, value in self._state_tensors().items():
+            tensors[f"state.{name}"] = value.detach().cpu().contiguous()
         with atomic_dir(path, "model", force=force) as tmp:
             (tmp / MODEL_CONFIG_FILE).write_text(json.dumps(config, indent=2, default=to_python))
             (tmp / CURVE_FILE).write_text(json.dumps(self.curve_, indent=1))
@@ -659,6 +671,8 @@ class Generator(ABC):
             state = {k.removeprefix(prefix): v for k, v in tensors.items() if k.startswith(prefix)}
             module.load_state_dict(state)
             module.to(self.device).eval()
+        self._load_state_tensors({k.removeprefix("state."): v for k, v in tensors.items()
+                                  if k.startswith("state.")})
         self.curve_ = curve
         return self
 

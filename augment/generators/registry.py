@@ -15,6 +15,7 @@ _FAMILIES: dict[str, str] = {
     "vae": "augment.generators.vae:VAEGenerator",
     "gan": "augment.generators.gan:GANGenerator",
     "diffusion": "augment.generators.diffusion:DiffusionGenerator",
+    "translation": "augment.generators.translation:TranslationGenerator",
 }
 
 
