@@ -13,7 +13,8 @@ with their source rows, and report:
 - a judge: a 300-tree forest trained on the scenario's real training rows labels each
   translated row; `judged_target` is the share it puts in the target class,
   `judged_source` the share it puts in the source row's class (a translation that kept
-  its source class);
+  its source class); `judged_real` is the same judge's recall on the real test rows of
+  the target classes (what a perfect translation could reach);
 - exact copies: translated rows equal to a training row of any class;
 - TSTR: the gate's classifier trained only on a class-balanced translated set (every
   class at the scenario's largest count), macro-F1 on the real test split;
@@ -79,18 +80,20 @@ def run(name: str, params: str, models: Path | None) -> dict:
     X_syn, y_syn, X_src, y_src = gen.sample(counts, seed=1, return_sources=True)
     sample_s = time.perf_counter() - start
     if isinstance(X, pd.DataFrame):
-        judge_X = pd.get_dummies(pd.concat([X, X_syn]), dummy_na=True).fillna(-1).to_numpy()
-        real, syn = judge_X[: len(X)], judge_X[len(X) :]
+        encoded = pd.get_dummies(pd.concat([X, X_syn, X_te]), dummy_na=True).fillna(-1).to_numpy()
+        real, syn, test = np.split(encoded, [len(X), len(X) + len(X_syn)])
     else:
-        real, syn = features(X), features(X_syn)
+        real, syn, test = features(X), features(X_syn), features(X_te)
     judge = RandomForestClassifier(300, random_state=0, n_jobs=-1).fit(real, y)
     said = judge.predict(syn)
+    targets = np.isin(y_te, list(counts))
     balanced = gen.sample({c: int(numbers.max()) for c in labels.tolist()}, seed=2)
     row = {"counts": {str(k): v for k, v in counts.items()}, "fit_s": round(fit_s, 1),
            "sample_s": round(sample_s, 2),
            **{k: round(v, 4) for k, v in pair_distances(gen, X_syn, y_syn, X_src).items()},
            "judged_target": round(float(np.mean(said == y_syn)), 4),
            "judged_source": round(float(np.mean(said == y_src)), 4),
+           "judged_real": round(float(np.mean(judge.predict(test[targets]) == y_te[targets])), 4),
            "exact_copy_share": round(copies(X_syn, X), 4),
            "tstr_macro_f1": round(metrics.tstr(X, *balanced, X_te, y_te), 4),
            "real_macro_f1": round(metrics.tstr(X, X, y, X_te, y_te), 4)}

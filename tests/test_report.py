@@ -298,8 +298,9 @@ def check_common(ws: Workspace, dataset: str, dom: Dom) -> None:
         assert not img["src"].startswith(("http:", "https:", "/")), img["src"]
         assert (folder / img["src"]).is_file()
     assert not [a for a in dom.links if a["href"].startswith(("http:", "https:"))]
-    assert {img["section"] for img in dom.images} >= SECTIONS[dataset] - {"summary", "gate", "filters",
-                                                                          "metrics"}
+    assert {img["section"] for img in dom.images} >= SECTIONS[dataset] - {
+        "summary", "gate", "filters", "translation", "metrics"}  # (no translation model here)
+    assert "No translation-family model in this run" in dom.text("translation")
 
     curves = dom.text("curves")
     assert "No training curve for diffusion: the train stage has not run" in curves
