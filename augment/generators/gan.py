@@ -74,6 +74,16 @@ def gumbel_logits(raw: torch.Tensor, spans: Sequence[Span], tau: float, rng: tor
     return torch.where(is_softmax, (raw + gumbel) / tau, raw)
 
 
+def activated(raw: torch.Tensor, info: DataInfo, tau: float, rng: torch.Generator,
+              hard: bool) -> torch.Tensor:
+    """A generator's raw output as the critic sees it: images [B, C, H, W] as they are;
+    table rows [B, D] with each softmax span a Gumbel-softmax draw at temperature `tau`
+    (one-hot with straight-through gradients when `hard`), continuous dims as they are."""
+    if info.modality == "image":
+        return raw
+    return activate_spans(gumbel_logits(raw, info.spans, tau, rng), info.spans, hard=hard)
+
+
 def mean_pairwise_distance(x: torch.Tensor) -> float:
     """Mean Euclidean distance between distinct rows of x [N, ...] (0 when N < 2)."""
     flat = x.flatten(1).float()
@@ -158,11 +168,7 @@ class GANGenerator(Generator):
         """Generated rows [B, D] (softmax spans a Gumbel-softmax draw, one-hot when `hard`)
         or images [B, C, H, W]."""
         z = torch.randn(len(labels), self.config.latent_dim, generator=rng).to(labels.device)
-        raw = net(z, labels)
-        if self.info_.modality == "image":
-            return raw
-        logits = gumbel_logits(raw, self.info_.spans, self.config.gumbel_tau, rng)
-        return activate_spans(logits, self.info_.spans, hard=hard)
+        return activated(net(z, labels), self.info_, self.config.gumbel_tau, rng, hard)
 
     def _train_step(self, x: torch.Tensor, labels: torch.Tensor, rng: torch.Generator
                     ) -> dict[str, float]:

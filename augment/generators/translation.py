@@ -51,9 +51,9 @@ from torch import nn
 from augment.config import AT_LEAST_ONE, POSITIVE, Range
 from augment.errors import DataError
 from augment.generators.base import BaseConfig, DataInfo, Generator, module_parameters
-from augment.generators.gan import critic_loss, generator_loss, gradient_penalty, gumbel_logits
+from augment.generators.gan import activated, critic_loss, generator_loss, gradient_penalty
 from augment.generators.gan_nets import ImageCritic, TableCritic
-from augment.generators.networks import EMA, activate_spans
+from augment.generators.networks import EMA
 from augment.generators.translation_nets import ImageTranslator, TableTranslator
 
 CHANGE_ROWS = 64  # rows of the fixed batch behind the per-epoch "change" figure
@@ -168,11 +168,7 @@ class TranslationGenerator(Generator):
         """Rows x [B, D] (images [B, C, H, W]) translated to class indices target [B]:
         activated encodings (tables: a Gumbel-softmax draw per span, one-hot when `hard`)."""
         z = torch.randn(len(x), self.config.latent_dim, generator=rng).to(x.device)
-        raw = net(x, z, target)
-        if self.info_.modality == "image":
-            return raw
-        logits = gumbel_logits(raw, self.info_.spans, self.config.gumbel_tau, rng)
-        return activate_spans(logits, self.info_.spans, hard=hard)
+        return activated(net(x, z, target), self.info_, self.config.gumbel_tau, rng, hard)
 
     def _train_step(self, x: torch.Tensor, labels: torch.Tensor, rng: torch.Generator
                     ) -> dict[str, float]:
