@@ -661,10 +661,10 @@ def _translation(art: Artifacts, figs: Path) -> Section:
         entry: dict[str, Any] = {"generator": gen, "error": None, "src": None, "rows": [],
                                  "columns": [], "distances": None}
         entries.append(entry)
-        wanted = [c for c, n in (art.requested.get(gen) or {}).items() if n] or None
+        wanted = {str(c) for c, n in (art.requested.get(gen) or {}).items() if n}
         try:
             model = load_generator(art.ws.model(art.dataset, gen))
-            classes = [c for c in model.classes_ if wanted is None or str(c) in map(str, wanted)]
+            classes = [c for c in model.classes_ if not wanted or str(c) in wanted]
             X, y, X_src, y_src = model.sample({c: PAIR_ROWS for c in classes}, seed=0,
                                               return_sources=True)
             entry["distances"] = pair_distances(model, X, y, X_src)

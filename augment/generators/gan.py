@@ -94,6 +94,44 @@ def mean_pairwise_distance(x: torch.Tensor) -> float:
 
 
 # ---- the Generator glue ---------------------------------------------------------------
+@dataclass(frozen=True)
+class AdversarialConfig(BaseConfig):
+    """Hyperparameters of the WGAN-GP recipe that the gan and translation families share."""
+
+    epochs: int = 30
+    batch_size: int = 128
+    lr: float = 2e-4  # generator Adam learning rate
+    critic_lr: float = 4e-4  # a faster critic (TTUR, https://arxiv.org/abs/1706.08500)
+    betas: tuple[float, float] = (0.0, 0.9)
+    gp_weight: float = 10.0  # WGAN-GP only
+    latent_dim: int = 64
+    embed_dim: int = 32
+    width: int = 256  # table MLP width
+    depth: int = 2  # table residual blocks (generator) / hidden layers (critic)
+    channels: int = 32  # image conv channels
+    mbstd_group: int = 4  # minibatch-std group size; 0 turns it off
+    ema_decay: float = 0.999
+    gumbel_tau: float = 0.2  # Gumbel-softmax temperature for softmax spans (tables)
+
+    RANGES: ClassVar[dict[str, Range]] = {
+        **{k: AT_LEAST_ONE for k in ("latent_dim", "embed_dim", "width", "depth", "channels")},
+        "critic_lr": POSITIVE, "gumbel_tau": POSITIVE, "ema_decay": Range(0, 1, high_open=True)}
+
+
+def adversarial_parts(gen: nn.Module, critic: nn.Module, cfg: AdversarialConfig
+                      ) -> tuple[dict[str, nn.Module], dict[str, torch.optim.Optimizer]]:
+    """(modules, optimizers) of a generator/critic pair: the two networks, an EMA of the
+    generator (what samples come from), and an Adam optimiser for each network."""
+    modules = {"generator": gen, "critic": critic, "ema": EMA(gen, cfg.ema_decay)}
+    optimizers = {
+        "generator": torch.optim.Adam(module_parameters(modules, "generator"), lr=cfg.lr,
+                                      betas=cfg.betas, foreach=True),
+        "critic": torch.optim.Adam(module_parameters(modules, "critic"), lr=cfg.critic_lr,
+                                   betas=cfg.betas, foreach=True),
+    }
+    return modules, optimizers
+
+
 class GANGenerator(Generator):
     """Class-conditional GAN; see the module docstring. Sampling uses the EMA generator."""
 
@@ -103,30 +141,13 @@ class GANGenerator(Generator):
     TABLE_MIN_STEPS = 1000
 
     @dataclass(frozen=True)
-    class Config(BaseConfig):
-        epochs: int = 30
-        batch_size: int = 128
-        lr: float = 2e-4  # generator Adam learning rate
-        critic_lr: float = 4e-4  # a faster critic (TTUR, https://arxiv.org/abs/1706.08500)
-        betas: tuple[float, float] = (0.0, 0.9)
+    class Config(AdversarialConfig):
         loss: Literal["wgan-gp", "hinge"] = "wgan-gp"
         n_critic: int = 1  # critic updates per generator update
-        gp_weight: float = 10.0  # WGAN-GP only
-        latent_dim: int = 64
-        embed_dim: int = 32
-        width: int = 256  # table MLP width
-        depth: int = 2  # table residual blocks (generator) / hidden layers (critic)
-        channels: int = 32  # image conv channels
-        mbstd_group: int = 4  # minibatch-std group size; 0 turns it off
-        ema_decay: float = 0.999
-        gumbel_tau: float = 0.2  # Gumbel-softmax temperature for softmax spans (tables)
         gumbel_hard: bool = False  # straight-through one-hot fakes for the critic
         diversity_samples: int = 32  # per class, for the per-epoch diversity figure
 
-        RANGES: ClassVar[dict[str, Range]] = {
-            **{k: AT_LEAST_ONE for k in ("n_critic", "latent_dim", "embed_dim", "width", "depth",
-                                         "channels")},
-            "critic_lr": POSITIVE, "gumbel_tau": POSITIVE, "ema_decay": Range(0, 1, high_open=True)}
+        RANGES: ClassVar[dict[str, Range]] = {"n_critic": AT_LEAST_ONE}  # (merged with the base's)
 
     config: Config
 
@@ -145,13 +166,7 @@ class GANGenerator(Generator):
                                  cfg.embed_dim)
             critic = ImageCritic(labels, info.image_shape, cfg.channels, spectral,
                                  cfg.mbstd_group)
-        self.modules_ = {"generator": gen, "critic": critic, "ema": EMA(gen, cfg.ema_decay)}
-        self.optimizers_ = {
-            "generator": torch.optim.Adam(module_parameters(self.modules_, "generator"),
-                                          lr=cfg.lr, betas=cfg.betas, foreach=True),
-            "critic": torch.optim.Adam(module_parameters(self.modules_, "critic"),
-                                       lr=cfg.critic_lr, betas=cfg.betas, foreach=True),
-        }
+        self.modules_, self.optimizers_ = adversarial_parts(gen, critic, cfg)
 
     def _prepare(self, *args: Any, **kwargs: Any
                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:

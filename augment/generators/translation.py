@@ -41,19 +41,24 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 import torch
 from torch import nn
 
-from augment.config import AT_LEAST_ONE, POSITIVE, Range
 from augment.errors import DataError
-from augment.generators.base import BaseConfig, DataInfo, Generator, module_parameters
-from augment.generators.gan import activated, critic_loss, generator_loss, gradient_penalty
+from augment.generators.base import DataInfo, Generator
+from augment.generators.gan import (
+    AdversarialConfig,
+    activated,
+    adversarial_parts,
+    critic_loss,
+    generator_loss,
+    gradient_penalty,
+)
 from augment.generators.gan_nets import ImageCritic, TableCritic
-from augment.generators.networks import EMA
 from augment.generators.translation_nets import ImageTranslator, TableTranslator
 
 CHANGE_ROWS = 64  # rows of the fixed batch behind the per-epoch "change" figure
@@ -70,34 +75,20 @@ class TranslationGenerator(Generator):
     IMAGE_MIN_STEPS = 1000
 
     @dataclass(frozen=True)
-    class Config(BaseConfig):
+    class Config(AdversarialConfig):
         # Adult (22.8k rows): 30 epochs at batch 64 took 438 s on 2 cores; 15 halve it
         epochs: int = 15
         batch_size: int = 64
-        lr: float = 2e-4  # translator Adam learning rate
-        critic_lr: float = 4e-4
-        betas: tuple[float, float] = (0.0, 0.9)
         # The GAN family's 10 held the critic's gradients so low that the reconstruction
         # terms won: on a two-class toy (tests/test_translation.py) and on Adult half the
         # translated rows stayed in their source class. 1 moves them.
         gp_weight: float = 1.0
+        latent_dim: int = 16  # noise beside the source row
         # CycleGAN's 10 and 5 made breast_cancer's translator the identity (every
         # translated row read as its source class); 2 and 1 moved 92% into the target class.
         cycle_weight: float = 2.0  # L1 of x -> t -> y against x
         identity_weight: float = 1.0  # L1 of x -> y against x
-        latent_dim: int = 16
-        embed_dim: int = 32
-        width: int = 256  # table MLP width
-        depth: int = 2  # residual blocks (tables) / half-resolution blocks (images)
-        channels: int = 32  # image conv channels
-        mbstd_group: int = 4  # critic minibatch-std group size; 0 turns it off
-        ema_decay: float = 0.999
-        gumbel_tau: float = 0.2  # Gumbel-softmax temperature for softmax spans (tables)
         sources: Literal["larger", "others", "all"] = "larger"  # where sample() draws from
-
-        RANGES: ClassVar[dict[str, Range]] = {
-            **{k: AT_LEAST_ONE for k in ("latent_dim", "embed_dim", "width", "depth", "channels")},
-            "critic_lr": POSITIVE, "gumbel_tau": POSITIVE, "ema_decay": Range(0, 1, high_open=True)}
 
     config: Config
 
@@ -114,13 +105,7 @@ class TranslationGenerator(Generator):
             gen = ImageTranslator(labels, info.image_shape, cfg.latent_dim, cfg.channels,
                                   cfg.depth, cfg.embed_dim)
             critic = ImageCritic(labels, info.image_shape, cfg.channels, False, cfg.mbstd_group)
-        self.modules_ = {"generator": gen, "critic": critic, "ema": EMA(gen, cfg.ema_decay)}
-        self.optimizers_ = {
-            "generator": torch.optim.Adam(module_parameters(self.modules_, "generator"),
-                                          lr=cfg.lr, betas=cfg.betas, foreach=True),
-            "critic": torch.optim.Adam(module_parameters(self.modules_, "critic"),
-                                       lr=cfg.critic_lr, betas=cfg.betas, foreach=True),
-        }
+        self.modules_, self.optimizers_ = adversarial_parts(gen, critic, cfg)
 
     def _layouts(self, info: DataInfo, dims: list, classes: list) -> dict[str, list]:
         """The base layouts plus "dims+condition": the table translator's input, the
