@@ -675,6 +675,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AugmentError as err:
         print(f"augment: error: {err}", file=sys.stderr)
         return 2
+    except ImportError as err:  # an optional package of an extra is not installed
+        from augment.extras import missing_extra_message
+
+        message = missing_extra_message(err)
+        if message is None:
+            raise
+        print(f"augment: error: {message}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("augment: interrupted", file=sys.stderr)
         return 130

@@ -13,6 +13,7 @@ import torch
 
 from augment.errors import DataError, IncompatibleModelError
 from augment.generators import available_generators, get_generator, load_generator, transfer
+from augment.generators.base import WARM_LR_RAMP
 from tests.conftest import make_mixed_table
 from tests.test_generators import _same, tiny
 
@@ -208,3 +209,31 @@ def test_pretrain_rows_must_match_the_data(mixed_table, tiny_images):
     images, labels = tiny_images
     with pytest.raises(DataError, match=r"shape \[M, 8, 8\], got \(4, 6, 6\)"):
         gen.fit(images, labels, pretrain=np.zeros((4, 6, 6)))
+
+
+@pytest.mark.parametrize("name", ["gan", "diffusion"])  # two optimizers, one
+def test_a_warm_fit_ramps_its_learning_rate_and_continues_the_average(name, mixed_table):
+    X, y = mixed_table
+    parent = get_generator(name, **tiny(name)).fit(X, y)
+    parent_steps = int(parent.modules_["ema"].steps)
+    X2, y2 = next_version(X, y)
+    for init_from in (None, parent):
+        gen = get_generator(name, **tiny(name, epochs=20))  # warm: 5 epochs of 18 steps
+        seen: list[list[float]] = []
+        original = gen._train_step
+
+        def record(*args, _orig=original, _gen=gen, _seen=seen, **kwargs):
+            _seen.append([g["lr"] for o in _gen.optimizers_.values() for g in o.param_groups])
+            return _orig(*args, **kwargs)
+
+        gen._train_step = record
+        gen.fit(X2, y2, init_from=init_from)
+        configured = [lr for rates in gen.base_lrs_.values() for lr in rates]
+        if init_from is None:
+            assert all(rates == configured for rates in seen)
+            continue
+        ramp = int(np.ceil(WARM_LR_RAMP * len(seen)))  # steps to the configured rate
+        assert all(r < c for r, c in zip(seen[0], configured, strict=True))
+        assert seen[ramp - 2] < seen[ramp - 1] == configured and seen[-1] == configured
+        # the average goes on from the parent's: its warm-up count continues
+        assert int(gen.modules_["ema"].steps) > parent_steps

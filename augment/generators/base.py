@@ -67,6 +67,11 @@ FORMAT = "augment-generator"
 FORMAT_VERSION = 2
 SAMPLE_BLOCK = 1024  # rows per noise block; fixed so that shards reproduce the whole
 MAX_LOG_LINES = 20  # epoch summaries logged per fit when no progress bar is drawn
+# A warm fit's learning rate ramps up linearly over this share of its steps: a fresh Adam
+# takes full-size steps from the first batch, which knocked the parent's weights off
+# (digits diffusion, 5 fit seeds: warm macro-F1 0.9473 without the ramp, 0.9484 with it,
+# gate passed 2/5 and 3/5 times; bench/results/transfer.json).
+WARM_LR_RAMP = 0.2
 # Config fields that say how to run a fit, not what to learn: a checkpoint may be resumed
 # with other values of these.
 RUN_OPTIONS = frozenset({"device", "checkpoint_every", "progress"})
@@ -258,6 +263,8 @@ class Generator(ABC):
             self._build(self.info_)
             for module in self.modules_.values():
                 module.to(self.device)
+            # the configured rates, before a resumed optimizer state brings a ramped one
+            self.base_lrs_ = {k: [g["lr"] for g in o.param_groups] for k, o in self.optimizers_.items()}
             self.lineage_ = {"init_from": None, "pretrain": None}
             if parent is not None:
                 self.lineage_["init_from"] = self._warm_start(parent)
@@ -293,9 +300,13 @@ class Generator(ABC):
                           f"{type(init_from).__name__}")
 
     def _warm_start(self, parent: Generator) -> dict[str, Any]:
-        """Copy `parent`'s weights into the freshly built modules; the lineage record."""
+        """Copy `parent`'s weights into the freshly built modules; the lineage record.
+
+        The weight averages (EMA) go on from the parent's, warm-up step count included: a
+        restarted warm-up averaged the few noisy steps of the short warm fit only (digits
+        diffusion, 5 fit seeds: macro-F1 0.9432 restarted, 0.9473 continued; cold 0.9506).
+        """
         mapped = transfer.copy_weights(self, parent)
-        self._restart_averages()
         log.info("fit %s: warm start from a model fitted %s (classes: %d kept, new %s, "
                  "dropped %s)", self.name, parent.fit_info_.get("fitted_at"),
                  mapped["classes"]["kept"], mapped["classes"]["new"], mapped["classes"]["dropped"])
@@ -436,8 +447,10 @@ class Generator(ABC):
         order = torch.randperm(len(data), generator=rng)
         totals: dict[str, float] = {}
         steps = 0
+        per_epoch = len(data) // batch
         for begin in range(0, len(data) - batch + 1, batch):  # drop the ragged last batch
             idx = order[begin : begin + batch]
+            self._set_learning_rate(epoch * per_epoch + steps, self.epochs_ * per_epoch)
             losses = self._train_step(data[idx].to(self.device), labels[idx].to(self.device), rng)
             for key, value in losses.items():
                 totals[key] = totals.get(key, 0.0) + float(value)
@@ -445,6 +458,15 @@ class Generator(ABC):
         row = {"epoch": epoch + 1, **{k: v / max(steps, 1) for k, v in totals.items()}}
         row.update(self._end_epoch(epoch))
         return row
+
+    def _set_learning_rate(self, step: int, total: int) -> None:
+        """Every optimizer's learning rate at step `step` of `total` of this phase: the
+        configured one, ramped up over the first WARM_LR_RAMP of a warm fit's steps."""
+        warm = self.phase_ == "fit" and self.lineage_.get("init_from") is not None
+        factor = min(1.0, (step + 1) / max(1.0, WARM_LR_RAMP * total)) if warm else 1.0
+        for key, optimizer in self.optimizers_.items():
+            for group, lr in zip(optimizer.param_groups, self.base_lrs_[key], strict=True):
+                group["lr"] = lr * factor
 
     # ---- checkpoints ----------------------------------------------------------------
     def _hyper_key(self) -> str:
