@@ -68,3 +68,16 @@ def sample_speed(generator, rows: int = 10_000, seed: int = 0) -> float:
     start = time.perf_counter()
     generator.sample(counts, seed=seed)
     return time.perf_counter() - start
+
+
+def machine() -> dict:
+    """Where a figure was measured: the core count, torch's thread count and the 1-, 5- and
+    15-minute load averages when the run started. The bench's own earlier work counts in
+    them; a 1-minute figure well above torch's thread count means something else ran too,
+    and the fit times are not comparable."""
+    import os
+
+    import torch
+
+    return {"cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+            "load_avg": [round(x, 2) for x in os.getloadavg()]}

@@ -42,6 +42,7 @@ from augment.sampling import policy_counts
 from augment.validate.filter_config import AnomalyConfig, FilterConfig, LabelConfig
 from augment.validate.filters import build_filters, filter_sample, fit_filters
 from augment.validate.gate import LabelledData
+from bench.common import machine
 from bench.transfer import POLICY, forest_macro_f1, versions_data
 
 RESULTS = Path(__file__).parent / "results" / "filters.json"
@@ -145,8 +146,8 @@ def run(dataset: str, generators: list[str]) -> dict:
     train, holdout = LabelledData(X_tr, y_tr), LabelledData(X_val, y_val)
     table = isinstance(X_tr, pd.DataFrame)
     kinds = ["shuffled", "relabelled", "near_copy"] + (["mixed"] if table else ["noise"])
-    out: dict = {"rows": {"train": len(y_tr), "val": len(y_val), "test": len(y_te)},
-                 "policy": list(POLICY[dataset])}
+    out: dict = {"machine": machine(), "rows": {"train": len(y_tr), "val": len(y_val),
+                                                "test": len(y_te)}, "policy": list(POLICY[dataset])}
     with_label = FilterConfig(anomaly=AnomalyConfig(enabled=True), label=LabelConfig(enabled=True))
     synthetic = {}
     for name in generators:

@@ -39,7 +39,7 @@ from augment.downstream import compare, training_sets
 from augment.generators import get_generator
 from augment.sampling import policy_counts
 from augment.validate.gate import LabelledData, run_gate
-from bench.common import ADULT, digits_split
+from bench.common import ADULT, digits_split, machine
 
 RESULTS = Path(__file__).parent / "results" / "transfer.json"
 POLICY = {"digits": ("balance", 1.0), "breast_cancer": ("balance", 1.0), "adult": ("balance", 0.5)}
@@ -100,8 +100,8 @@ def run_versions(dataset: str, generators: list[str]) -> dict:
     labels, numbers = np.unique(y2, return_counts=True)
     counts = policy_counts(dict(zip(labels.tolist(), numbers.tolist(), strict=True)),
                            *POLICY[dataset])
-    out: dict = {"rows": {"v1": len(y1), "v2": len(y2)}, "policy": list(POLICY[dataset]),
-                 "fit_seeds": list(FIT_SEEDS)}
+    out: dict = {"machine": machine(), "rows": {"v1": len(y1), "v2": len(y2)},
+                 "policy": list(POLICY[dataset]), "fit_seeds": list(FIT_SEEDS)}
     synthetic, runs = {}, {}
     for name in generators:
         for seed in FIT_SEEDS:
@@ -155,7 +155,8 @@ def run_lowdata(generators: list[str], min_steps: int) -> dict:
     pool = np.stack([x for x in X_tr if x.tobytes() not in chosen])
     labels, numbers = np.unique(few.y, return_counts=True)
     counts = policy_counts(dict(zip(labels.tolist(), numbers.tolist(), strict=True)), "ratio", 2.0)
-    out: dict = {"labelled": len(few.y), "pool": len(pool), "policy": ["ratio", 2.0],
+    out: dict = {"machine": machine(), "labelled": len(few.y), "pool": len(pool),
+                 "policy": ["ratio", 2.0],
                  "min_steps": min_steps, "fit_seeds": list(FIT_SEEDS)}
     synthetic, runs = {}, {}
     for name in generators:

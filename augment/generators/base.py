@@ -408,7 +408,8 @@ class Generator(ABC):
         if not warm:
             return {"min_steps": min_steps, "epochs": epochs}
         share = self.config.warm_share
-        return {"min_steps": math.ceil(share * min_steps), "epochs": max(1, math.ceil(share * epochs)),
+        # rounded down: a warm fit trains at most `warm_share` of the cold steps
+        return {"min_steps": math.floor(share * min_steps), "epochs": max(1, math.floor(share * epochs)),
                 "warm_share": share}
 
     def _train(self, data: torch.Tensor, labels: torch.Tensor, rng: torch.Generator,
