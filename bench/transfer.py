@@ -196,7 +196,9 @@ def main() -> None:
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     if "versions" in args.part:
         for dataset in args.datasets:  # what is not run keeps its earlier figures
-            results.setdefault("versions", {})[dataset] = run_versions(dataset, args.generators)
+            # families not run keep their earlier figures
+            results.setdefault("versions", {}).setdefault(dataset, {}).update(
+                run_versions(dataset, args.generators))
             RESULTS.write_text(json.dumps(results, indent=2))
     if "lowdata" in args.part:
         results["lowdata"] = run_lowdata(args.generators, args.lowdata_min_steps)
