@@ -273,9 +273,9 @@ class LabelFilter:
     The quantile is taken over the holdout and the training rows' out-of-fold
     probabilities (each from a classifier fitted without that row, CV_FOLDS stratified
     folds): both are rows the scoring classifier did not learn from. On a small holdout
-    the conformal 1% quantile is otherwise its single least typical row (breast_cancer,
-    85 rows: threshold 0.001, a quarter of relabelled rows caught; with the 398
-    out-of-fold rows beside it, bench/results/filters.json)."""
+    the conformal 1% quantile is otherwise its single least typical row (breast_cancer's
+    85 rows alone: threshold 0.001, 72-78% of relabelled rows caught; the figures with
+    the out-of-fold rows are in bench/results/filters.json)."""
 
     name = "label"
     higher_is_worse = False
