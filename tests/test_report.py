@@ -137,7 +137,10 @@ def figures(modality: str, auc: float, duplicates: float, delta: float) -> dict:
             "privacy": {"exact_copy_share": 0.0, "duplicate_share": duplicates,
                         "holdout_duplicate_share": 0.01, "dcr_ratio": 0.8},
             "utility": {"tstr_macro_f1": None, "tstr_classes_covered": "2/3", "real_macro_f1": 0.9,
-                        "augmented_macro_f1": 0.9 + delta, "augmented_delta": delta}}
+                        "augmented_macro_f1": 0.9 + delta, "augmented_delta": delta,
+                        "augmented_delta_low": delta - 0.02, "augmented_delta_high": delta + 0.02,
+                        "augmented_delta_sd": 0.012, "confidence": 0.95, "validation_rows": 90,
+                        "refits": 5}}
 
 
 def validated(ws: Workspace, name: str, gen: str, metrics: dict, failures: list[str] = (),

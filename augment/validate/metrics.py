@@ -33,6 +33,8 @@ from sklearn.model_selection import StratifiedKFold, cross_val_score
 from sklearn.neighbors import NearestNeighbors
 from sklearn.neural_network import MLPClassifier
 
+from augment.validate.compare import CONFIDENCE, REPS, paired_macro_f1, refit_predictions
+
 Data = pd.DataFrame | np.ndarray
 
 
@@ -481,32 +483,44 @@ def tstr(reference_X: Data, train_X: Data, train_y: np.ndarray, test_X: Data, te
 
 
 def utility(train_X: Data, train_y: np.ndarray, syn_X: Data, syn_y: np.ndarray, val_X: Data,
-            val_y: np.ndarray, seed: int = 0) -> dict[str, Any]:
+            val_y: np.ndarray, seed: int = 0, confidence: float = CONFIDENCE, reps: int = REPS
+            ) -> dict[str, Any]:
     """Macro-F1 on real validation rows of classifiers trained on synthetic, real and both.
 
     tstr_macro_f1 (train on synthetic only, as `tstr`; None unless the synthetic set has
     every validation class) close to real_macro_f1 (train on real) is good;
     augmented_delta = augmented_macro_f1 (real + synthetic) - real_macro_f1 > 0 means the
-    synthetic rows help. The classifier is `classifiers.utility_classifier` (tables:
-    HistGradientBoosting on encoded features; images: the forest on flattened pixels).
-    F1 averages over the classes in val_y.
+    synthetic rows help. Both are means over `reps` refits on bootstrapped training
+    rows, and augmented_delta_low / _high are the one-sided bounds of the change at
+    `confidence` (a paired bootstrap over the refits and the validation rows,
+    compare.py): the change is beyond noise when a bound excludes 0. The classifier is
+    `classifiers.utility_classifier` (tables: HistGradientBoosting on encoded features;
+    images: the forest on flattened pixels). F1 averages over the classes in val_y.
     """
     is_table, (enc_train, enc_syn, enc_val) = _encoded(train_X, syn_X, val_X)
     y_train, y_syn, y_val = _labels(train_y, syn_y, val_y)
     classes = np.unique(y_val)
 
-    def score(X: np.ndarray, y: np.ndarray) -> float:
-        return _macro_f1(X, y, enc_val, y_val, is_table, seed)
+    def fit_predict(X: np.ndarray, y: np.ndarray, X_val: np.ndarray, seed: int) -> np.ndarray:
+        return _fit_predict(X, y, X_val, is_table, seed)
 
-    real = score(enc_train, y_train)
-    augmented = score(np.vstack([enc_train, enc_syn]), np.concatenate([y_train, y_syn]))
+    real_pred, augmented_pred = refit_predictions(fit_predict, (enc_train, y_train), (enc_syn, y_syn),
+                                                  enc_val, reps=reps, seed=seed)
+    change = paired_macro_f1(y_val, real_pred, augmented_pred, confidence=confidence, seed=seed)
     covered = int(np.isin(classes, y_syn).sum())
     return {
         # None when the synthetic set lacks some classes (a balance request adds no rows
         # to the largest class): a classifier cannot learn a class it never sees.
-        "tstr_macro_f1": score(enc_syn, y_syn) if covered == len(classes) else None,
+        "tstr_macro_f1": (_macro_f1(enc_syn, y_syn, enc_val, y_val, is_table, seed)
+                          if covered == len(classes) else None),
         "tstr_classes_covered": f"{covered}/{len(classes)}",
-        "real_macro_f1": real,
-        "augmented_macro_f1": augmented,
-        "augmented_delta": augmented - real,
+        "real_macro_f1": change.base,
+        "augmented_macro_f1": change.new,
+        "augmented_delta": change.delta,
+        "augmented_delta_low": change.low,
+        "augmented_delta_high": change.high,
+        "augmented_delta_sd": change.sd,
+        "confidence": confidence,
+        "validation_rows": change.rows,
+        "refits": change.reps,
     }
