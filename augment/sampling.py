@@ -116,3 +116,64 @@ def read_counts_file(path: str | Path) -> dict[str, int]:
             isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in counts.values()):
         raise DataError(f"{path} must map each class to a row count >= 0, got {counts!r:.200}")
     return {str(k): v for k, v in counts.items()}
+
+
+# ---- imbalanced-learn's sampling_strategy ------------------------------------------------
+STRATEGIES = ("auto", "not majority", "minority", "not minority", "all")
+# the amounts `sampling_strategy="search"` tries: (policy, ratio) of `policy_counts`
+SEARCH_AMOUNTS: tuple[tuple[str, float], ...] = (("balance", 0.5), ("balance", 1.0),
+                                                  ("ratio", 0.5), ("ratio", 1.0))
+
+
+def strategy_counts(train_counts: Mapping[Any, int], strategy: Any) -> dict[Any, int]:
+    """New rows per class for an imbalanced-learn over-sampling `sampling_strategy`.
+
+    - "auto" / "not majority": every class but the largest raised to the largest;
+      "minority": the smallest only; "not minority": all but the smallest; "all": all.
+    - a float a in (0, 1] (two classes only): the minority raised to a x the majority.
+    - a dict {class: n}: each named class raised to n rows in all (n at least its
+      current count), as imbalanced-learn's over-samplers read it.
+    - ("balance" | "ratio", r): `policy_counts`'s policies.
+    Raises ConfigError naming the problem (unknown strategy or class, a count below the
+    class's rows, a float with more than two classes, a request for no rows).
+    """
+    largest, smallest = max(train_counts.values()), min(train_counts.values())
+    majority = next(c for c, n in train_counts.items() if n == largest)
+    minority = next(c for c, n in train_counts.items() if n == smallest)
+    if isinstance(strategy, tuple) and len(strategy) == 2 and strategy[0] in ("balance", "ratio"):
+        return policy_counts(train_counts, strategy[0], strategy[1])
+    if isinstance(strategy, str):
+        if strategy not in STRATEGIES:
+            raise ConfigError(f"unknown sampling_strategy {strategy!r}; use {', '.join(STRATEGIES)}, "
+                              "'search', a float or a dict {class: rows}")
+        raise_ = {"auto": [c for c in train_counts if c != majority],
+                  "not majority": [c for c in train_counts if c != majority],
+                  "minority": [minority],
+                  "not minority": [c for c in train_counts if c != minority],
+                  "all": list(train_counts)}[strategy]
+        wanted = {c: (largest - n if c in raise_ else 0) for c, n in train_counts.items()}
+    elif isinstance(strategy, float | int) and not isinstance(strategy, bool):
+        if len(train_counts) != 2:
+            raise ConfigError(f"a float sampling_strategy needs two classes, got {len(train_counts)}; "
+                              "use a dict {class: rows}")
+        if not 0 < strategy <= 1:
+            raise ConfigError(f"a float sampling_strategy is the minority's share of the majority "
+                              f"after resampling: it must be in (0, 1], got {strategy}")
+        wanted = {c: 0 for c in train_counts}
+        wanted[minority] = max(0, int(round(strategy * largest)) - smallest)
+    elif isinstance(strategy, Mapping):
+        unknown = [c for c in strategy if c not in train_counts]
+        if unknown:
+            raise ConfigError(f"sampling_strategy names classes {unknown} that are not in y "
+                              f"(classes: {list(train_counts)})")
+        below = {c: (n, train_counts[c]) for c, n in strategy.items()
+                 if isinstance(n, int) and not isinstance(n, bool) and n < train_counts[c]}
+        if below:
+            raise ConfigError(f"sampling_strategy asks for fewer rows than a class has "
+                              f"({{class: (asked, has)}}: {below}); an over-sampler only adds rows")
+        wanted = {c: strategy.get(c, n) - n for c, n in train_counts.items()}
+    else:
+        raise ConfigError(f"sampling_strategy must be a string, a float or a dict, got "
+                          f"{type(strategy).__name__}")
+    check_counts(wanted, f"sampling_strategy {strategy!r}")
+    return wanted

@@ -180,14 +180,24 @@ def test_mismatched_inputs_are_clear_errors(real, tmp_path):
 
 
 def test_a_real_split_of_a_hard_table_passes_where_a_fixed_tolerance_failed(tmp_path):
-    """A 1,000-row table whose labels are half noise, 200 validation rows: the real-only
-    and real+real macro-F1 differ by several points from the split alone."""
-    X, y = labelled_table(1000, seed=3)
-    rng = np.random.default_rng(3)
-    y = np.where(rng.random(len(y)) < 0.45, rng.choice(["yes", "no"], len(y)), y).astype(object)
-    train, val, extra = (slice(0, 600), slice(600, 800), slice(800, 1000))
-    part = lambda s: LabelledData(X.iloc[s].reset_index(drop=True), y[s])  # noqa: E731
-    report = run_gate(part(train), part(extra), part(val), counts(y[extra]), tmp_path / "r")
-    utility = report.metrics["utility"]
-    assert report.check("utility").passed, report.check("utility").message
-    assert utility["augmented_delta_high"] - utility["augmented_delta_low"] > 0.04  # the noise
+    """1,000-row tables whose labels are 45% noise, 200 validation rows: adding 200 real
+    rows moves one fit's validation macro-F1 by up to -0.06 (seed 3: 0.674 -> 0.614),
+    which a fixed tolerance of 0.02 failed. The check errs at its 5% rate at most."""
+    from augment.validate import metrics as mx
+
+    harmed = []
+    for seed in range(3, 9):
+        X, y = labelled_table(1000, seed=seed)
+        rng = np.random.default_rng(seed)
+        y = np.where(rng.random(len(y)) < 0.45, rng.choice(["yes", "no"], len(y)), y).astype(object)
+        part = [(X.iloc[s].reset_index(drop=True), y[s]) for s in (slice(0, 600), slice(600, 800),
+                                                                  slice(800, 1000))]
+        (train, val, extra) = part
+        utility = mx.utility(*train, *extra, *val, seed=0)
+        assert utility["augmented_delta_high"] - utility["augmented_delta_low"] > 0.04  # the noise
+        harmed.append(GateConfig().harms(utility))
+        if seed == 4:
+            report = run_gate(LabelledData(*train), LabelledData(*extra), LabelledData(*val),
+                              counts(extra[1]), tmp_path / "r")
+            assert report.check("utility").passed, report.check("utility").message
+    assert sum(harmed) <= 1, harmed

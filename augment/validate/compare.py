@@ -164,15 +164,26 @@ def refit_predictions(fit_predict: FitPredict, train: tuple[np.ndarray, np.ndarr
     baseline and the candidate of a refit share the real rows drawn. reps=0: one fit of
     each on the rows as given.
     """
-    (X, y), (X_extra, y_extra) = train, extra
-    if reps == 0:
-        return (fit_predict(X, y, X_scored, seed)[None],
-                fit_predict(np.concatenate([X, X_extra]), np.concatenate([y, y_extra]), X_scored, seed)[None])
-    base, new = [], []
-    for r in range(reps):
+    base, (new,) = refit_candidates(fit_predict, train, [extra], X_scored, reps, seed)
+    return base, new
+
+
+def refit_candidates(fit_predict: FitPredict, train: tuple[np.ndarray, np.ndarray],
+                     extras: list[tuple[np.ndarray, np.ndarray]], X_scored: np.ndarray,
+                     reps: int = REPS, seed: int = 0) -> tuple[np.ndarray, list[np.ndarray]]:
+    """`refit_predictions` for several candidates at once: the baseline's predictions
+    [R, N] (fitted once per refit) and each candidate's [R, N], refit r of every
+    candidate sharing the baseline's bootstrap of the real rows."""
+    X, y = train
+    base: list[np.ndarray] = []
+    new: list[list[np.ndarray]] = [[] for _ in extras]
+    for r in range(max(reps, 1)):
         rng = np.random.default_rng([seed, r])
-        pick, pick_extra = class_bootstrap(y, rng), class_bootstrap(y_extra, rng)
+        pick = class_bootstrap(y, rng) if reps else np.arange(len(y))
         base.append(fit_predict(X[pick], y[pick], X_scored, seed + r))
-        new.append(fit_predict(np.concatenate([X[pick], X_extra[pick_extra]]),
-                               np.concatenate([y[pick], y_extra[pick_extra]]), X_scored, seed + r))
-    return np.stack(base), np.stack(new)
+        for k, (X_extra, y_extra) in enumerate(extras):
+            more = class_bootstrap(y_extra, np.random.default_rng([seed, r, k + 1])) if reps \
+                else np.arange(len(y_extra))
+            new[k].append(fit_predict(np.concatenate([X[pick], X_extra[more]]),
+                                      np.concatenate([y[pick], y_extra[more]]), X_scored, seed + r))
+    return np.stack(base), [np.stack(n) for n in new]
