@@ -1,0 +1,357 @@
+"""`Augmenter`: an imbalanced-learn-style sampler that picks the generator and the amount
+by measurement and returns the real rows unchanged when nothing helps.
+
+    from imblearn.pipeline import Pipeline
+    from augment.augmenter import Augmenter
+    model = Pipeline([("aug", Augmenter(sampling_strategy="search")), ("clf", clf)])
+
+How it chooses (`fit_resample`):
+1. Candidates: each family of `generator` x each amount of `sampling_strategy` (one
+   amount, or `sampling.SEARCH_AMOUNTS` for "search"), a "mix" of the families that
+   raised macro-F1 at the best amount, and "real rows only".
+2. `cv` stratified folds of the training rows: on each fold, every family is fitted on
+   the other folds and sampled at every amount; the scoring classifier is fitted on the
+   other folds' real rows alone and with each candidate's rows, `refits` times on
+   bootstrapped rows (compare.refit_candidates), and predicts the fold. Every training
+   row is thus scored once by classifiers that never saw it, nor did the generator.
+3. Each candidate is compared with real rows only on all out-of-fold predictions by the
+   paired bootstrap of compare.py (the gate's utility check uses the same one). The
+   candidate with the largest mean gain among those whose one-sided `confidence` lower
+   bound is above 0 wins; when none is, the real rows come back unchanged, with a
+   warning and the reason (do no harm).
+4. The winner's families are fitted on all rows and sampled at the winner's amount.
+`report_` holds every candidate's figures, the choice, the reason and the time taken.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, clone
+from sklearn.model_selection import StratifiedKFold
+
+from augment.errors import ConfigError, DataError
+from augment.sampling import SEARCH_AMOUNTS, strategy_counts
+from augment.validate.compare import CONFIDENCE, paired_macro_f1, refit_candidates
+
+AUTO_EXCLUDED = ("translation",)  # maps a class onto another: not a sampler of a class
+REAL_ONLY = "real rows only"
+
+
+@dataclass
+class Candidate:
+    """One candidate's out-of-fold figures: macro-F1 of real rows only (base) and with
+    its rows (new), the change and its one-sided bounds (compare.Comparison)."""
+
+    name: str
+    families: list[str]
+    amount: Any
+    base: float
+    new: float
+    delta: float
+    low: float
+    high: float
+
+
+@dataclass
+class AugmenterReport:
+    """What `fit_resample` measured and chose; `str(report)` prints it."""
+
+    chosen: str
+    reason: str
+    counts: dict[Any, int]
+    candidates: list[Candidate] = field(default_factory=list)
+    folds: int = 0
+    refits: int = 0
+    confidence: float = CONFIDENCE
+    selection_s: float = 0.0
+    final_fit_s: float = 0.0
+
+    def __str__(self) -> str:
+        lines = [f"Augmenter chose {self.chosen}: {self.reason}",
+                 f"  selection {self.selection_s:.1f} s ({self.folds} folds x {self.refits} "
+                 f"classifier refits), final fit {self.final_fit_s:.1f} s; new rows {self.counts}",
+                 f"  {'candidate':<34} {'macro-F1':>8} {'change':>7}  {self.confidence:.0%} bounds"]
+        for c in sorted(self.candidates, key=lambda c: -c.delta):
+            lines.append(f"  {c.name:<34} {c.new:8.4f} {c.delta:+7.4f}  {c.low:+.4f}..{c.high:+.4f}")
+        return "\n".join(lines)
+
+
+def _amount_name(amount: Any) -> str:
+    if isinstance(amount, tuple):
+        return f"{amount[0]} {amount[1]:g}"
+    return repr(amount) if not isinstance(amount, str) else amount
+
+
+def _split(counts: Mapping[Any, int], parts: int) -> list[dict[Any, int]]:
+    """counts shared out over `parts` sources, the remainder to the first ones."""
+    return [{c: n // parts + (1 if i < n % parts else 0) for c, n in counts.items()}
+            for i in range(parts)]
+
+
+class Augmenter(BaseEstimator):
+    """Oversample with the generator family and amount that measure best, or not at all.
+
+    Args:
+        generator: a family name, a list of them, "auto" (every registered family but
+            translation) or a fitted generator (used as is; only the amount is chosen,
+            and its figures are optimistic when it saw the rows it is scored on).
+        sampling_strategy: imbalanced-learn's forms ("auto", "minority", "not majority",
+            "not minority", "all", a float for two classes, a dict {class: rows after}),
+            ("balance" | "ratio", r) of `sampling.policy_counts`, or "search"
+            (sampling.SEARCH_AMOUNTS).
+        seed: every fold split, generator, classifier and bootstrap seed derives from it.
+        classifier: the scoring classifier (an unfitted scikit-learn estimator, cloned);
+            None = the gate's (HistGradientBoosting on tables, a forest on images).
+        cv: stratified folds of the selection (>= 2).
+        refits: classifier refits per fold on bootstrapped rows (0: one plain fit).
+        confidence: one-sided confidence a candidate's gain must hold at.
+        generator_params: {family: hyperparameters} for `get_generator`.
+        image_shape: the image shape of flat rows (e.g. (8, 8) for sklearn's digits):
+            the generators then see images, and the output is flat again.
+    """
+
+    def __init__(self, generator: Any = "auto", sampling_strategy: Any = "auto", seed: int = 0,
+                 classifier: Any = None, cv: int = 3, refits: int = 3,
+                 confidence: float = CONFIDENCE, generator_params: dict | None = None,
+                 image_shape: tuple[int, ...] | None = None) -> None:
+        self.generator = generator
+        self.sampling_strategy = sampling_strategy
+        self.seed = seed
+        self.classifier = classifier
+        self.cv = cv
+        self.refits = refits
+        self.confidence = confidence
+        self.generator_params = generator_params
+        self.image_shape = image_shape
+
+    # ---- inputs ---------------------------------------------------------------------
+    def _families(self) -> list[str]:
+        from augment.generators.base import Generator
+        from augment.generators.registry import available_generators
+
+        if isinstance(self.generator, Generator):
+            return []
+        names = self.generator
+        if names == "auto":
+            return [g for g in available_generators() if g not in AUTO_EXCLUDED]
+        names = [names] if isinstance(names, str) else list(names)
+        known = available_generators()
+        unknown = [g for g in names if g not in known]
+        if unknown or not names:
+            raise ConfigError(f"unknown generator {unknown or names}; use one of {', '.join(known)}, "
+                              "a list of them, 'auto' or a fitted generator")
+        return names
+
+    def _amounts(self) -> list[Any]:
+        if isinstance(self.sampling_strategy, str) and self.sampling_strategy == "search":
+            return list(SEARCH_AMOUNTS)
+        return [self.sampling_strategy]
+
+    def _check(self, X: Any, y: Any) -> tuple[Any, np.ndarray]:
+        """(X as the generators take it, y [N]); errors name the problem."""
+        y = np.asarray(y)
+        if y.ndim != 1 or len(y) != len(X):
+            raise DataError(f"y must be one label per row of X: {len(X)} rows, labels of shape {y.shape}")
+        if not isinstance(self.cv, int) or isinstance(self.cv, bool) or self.cv < 2:
+            raise ConfigError(f"cv must be an integer >= 2, got {self.cv!r}")
+        if not isinstance(self.refits, int) or isinstance(self.refits, bool) or self.refits < 0:
+            raise ConfigError(f"refits must be an integer >= 0, got {self.refits!r}")
+        classes, counts = np.unique(y, return_counts=True)
+        few = {c.item() if hasattr(c, "item") else c: int(n)
+               for c, n in zip(classes, counts, strict=True) if n < 2 * self.cv}
+        if few:
+            raise DataError(f"classes with fewer than {2 * self.cv} rows: {few}; each of the "
+                            f"{self.cv} selection folds needs 2 rows of every class to fit a "
+                            "generator on the others (lower cv)")
+        if isinstance(X, pd.DataFrame):
+            return X.reset_index(drop=True), y
+        X = np.asarray(X)
+        if self.image_shape is not None:
+            shape = tuple(self.image_shape)
+            if int(np.prod(shape)) != int(np.prod(X.shape[1:])):
+                raise DataError(f"rows of {X.shape[1:]} values do not make images of shape {shape}")
+            return X.reshape(len(X), *shape), y
+        if X.ndim == 2:
+            if X.dtype.kind not in "biuf":
+                raise DataError(f"a 2-D array X must be numeric, got dtype {X.dtype}; pass a DataFrame")
+            return pd.DataFrame(X, columns=[f"x{i}" for i in range(X.shape[1])]), y
+        return X, y
+
+    def _output(self, X_in: Any, X: Any, y: np.ndarray, X_new: Any, y_new: np.ndarray
+                ) -> tuple[Any, np.ndarray]:
+        """The real rows then the new ones, in the caller's form (DataFrame or array)."""
+        y_out = np.concatenate([y, np.asarray(y_new, dtype=y.dtype)])
+        if isinstance(X_in, pd.DataFrame):
+            return pd.concat([X, X_new[X.columns]], ignore_index=True), y_out
+        X_in = np.asarray(X_in)
+        new = X_new.to_numpy() if isinstance(X_new, pd.DataFrame) else np.asarray(X_new)
+        return np.concatenate([X_in, new.reshape(len(new), *X_in.shape[1:]).astype(X_in.dtype)]), y_out
+
+    # ---- pieces ---------------------------------------------------------------------
+    def _seed(self, *keys: int) -> int:
+        return int(np.random.SeedSequence([self.seed, *keys]).generate_state(1)[0] % 2**31)
+
+    def _fit(self, family: str, X: Any, y: np.ndarray, seed: int):
+        from augment.generators.registry import get_generator
+
+        params = {"progress": "never", **(self.generator_params or {}).get(family, {}), "seed": seed}
+        return get_generator(family, **params).fit(X, y)
+
+    def _encode(self, reference: Any):
+        """(encode(rows) -> float [n, F], fit_predict) of the scoring classifier."""
+        from augment.validate import metrics as mx
+
+        is_table = isinstance(reference, pd.DataFrame)
+
+        def encode(rows: Any) -> np.ndarray:
+            return mx._encoded(reference, rows)[1][1]
+
+        def fit_predict(X: np.ndarray, y: np.ndarray, X_scored: np.ndarray, seed: int) -> np.ndarray:
+            if self.classifier is None:
+                return mx._fit_predict(X, y, X_scored, is_table, seed)
+            model = clone(self.classifier)
+            if "random_state" in model.get_params():
+                model.set_params(random_state=seed)
+            return model.fit(X, y).predict(X_scored)
+
+        return encode, fit_predict
+
+    def _counts(self, y: np.ndarray, amount: Any) -> dict[Any, int] | None:
+        """New rows per class for `amount`; None when it asks for none."""
+        classes, n = np.unique(y, return_counts=True)
+        train_counts = {c.item() if hasattr(c, "item") else c: int(k)
+                        for c, k in zip(classes, n, strict=True)}
+        try:
+            return strategy_counts(train_counts, amount)
+        except ConfigError as err:
+            if "no rows" in str(err) or "no new rows" in str(err):
+                return None
+            raise
+
+    def _sample(self, models: dict[str, Any], families: list[str], counts: dict, seed: int):
+        """Rows of `counts` from `families` (shared out evenly): (X, y)."""
+        parts = [models[f].sample({c: n for c, n in share.items() if n}, seed=seed)
+                 for f, share in zip(families, _split(counts, len(families)), strict=True)
+                 if any(share.values())]
+        if isinstance(parts[0][0], pd.DataFrame):
+            X = pd.concat([p[0] for p in parts], ignore_index=True)
+        else:
+            X = np.concatenate([p[0] for p in parts])
+        return X, np.concatenate([p[1] for p in parts])
+
+    # ---- the call ---------------------------------------------------------------------
+    def fit_resample(self, X: Any, y: Any) -> tuple[Any, np.ndarray]:
+        """The real rows followed by the chosen candidate's new rows (X's form: a
+        DataFrame, or an array of X's shape and dtype), or the real rows unchanged with a
+        warning when no candidate raises out-of-fold macro-F1 beyond its noise."""
+        from augment.generators.base import Generator
+
+        started = time.perf_counter()
+        X_in, y_in = X, y
+        X, y = self._check(X, y)
+        classes = np.unique(y)
+        codes = np.searchsorted(classes, y)
+        families = self._families()
+        sources = families or ["model"]
+        amounts = [a for a in self._amounts() if self._counts(y, a) is not None]
+        if not amounts:
+            return self._unchanged(X_in, y_in, started, f"sampling_strategy "
+                                   f"{self.sampling_strategy!r} asks for no new rows", [])
+        names = [(s, a) for s in sources for a in amounts]
+        splits = list(StratifiedKFold(self.cv, shuffle=True, random_state=self._seed(0))
+                      .split(np.zeros(len(y)), y))
+        reps = max(self.refits, 1)
+        base = np.zeros((reps, len(y)), dtype=np.int64)
+        oof = [np.zeros((reps, len(y)), dtype=np.int64) for _ in names]
+        fold_models = []
+        for k, (train, scored) in enumerate(splits):
+            X_tr, X_te = self._rows(X, train), self._rows(X, scored)
+            models = ({"model": self.generator} if isinstance(self.generator, Generator) else
+                      {f: self._fit(f, X_tr, y[train], self._seed(1, k, i)) for i, f in enumerate(families)})
+            fold_models.append(models)
+            encode, fit_predict = self._encode(X_tr)
+            extras = []
+            for i, (source, amount) in enumerate(names):
+                X_s, y_s = self._draw(models, [source], y[train], amount, self._seed(2, k, i))
+                extras.append((encode(X_s), np.searchsorted(classes, y_s)))
+            b, news = refit_candidates(fit_predict, (encode(X_tr), codes[train]), extras, encode(X_te),
+                                       reps=self.refits, seed=self._seed(3, k))
+            base[:, scored] = b
+            for i, pred in enumerate(news):
+                oof[i][:, scored] = pred
+        candidates = [self._candidate([s], a, codes, base, oof[i]) for i, (s, a) in enumerate(names)]
+        mix = self._mix(candidates, families, splits, fold_models, X, y, classes, codes, base)
+        candidates += [mix] if mix is not None else []
+        helpful = [c for c in candidates if c.low > 0]
+        if not helpful:
+            best = max(candidates, key=lambda c: c.delta)
+            return self._unchanged(X_in, y_in, started, f"no candidate raised out-of-fold macro-F1 "
+                                   f"beyond its noise (best: {best.name}, change {best.delta:+.4f}, "
+                                   f"lower {self.confidence:.0%} bound {best.low:+.4f})", candidates)
+        chosen = max(helpful, key=lambda c: (c.delta, c.low))
+        selection_s = time.perf_counter() - started
+        if isinstance(self.generator, Generator):
+            self.generators_ = {"model": self.generator}
+        else:
+            self.generators_ = {f: self._fit(f, X, y, self._seed(5, i))
+                                for i, f in enumerate(chosen.families)}
+        X_new, y_new = self._draw(self.generators_, chosen.families, y, chosen.amount, self._seed(6))
+        counts = self._counts(y, chosen.amount)
+        self.report_ = AugmenterReport(
+            chosen=chosen.name, counts=counts, candidates=candidates, folds=self.cv, refits=self.refits,
+            confidence=self.confidence, selection_s=round(selection_s, 2),
+            final_fit_s=round(time.perf_counter() - started - selection_s, 2),
+            reason=f"out-of-fold macro-F1 {chosen.base:.4f} -> {chosen.new:.4f} (change "
+                   f"{chosen.delta:+.4f}, lower {self.confidence:.0%} bound {chosen.low:+.4f}), "
+                   f"the largest gain beyond noise of {len(candidates)} candidates")
+        return self._output(X_in, X, y, X_new, y_new)
+
+    def _rows(self, X: Any, index: np.ndarray) -> Any:
+        return X.iloc[index].reset_index(drop=True) if isinstance(X, pd.DataFrame) else X[index]
+
+    def _draw(self, models: dict, families: list[str], y: np.ndarray, amount: Any, seed: int):
+        """(X, y) new rows of `amount` for training labels y, from `families`' models."""
+        return self._sample(models, families, self._counts(y, amount), seed)
+
+    def _candidate(self, families: list[str], amount: Any, codes: np.ndarray, base: np.ndarray,
+                   new: np.ndarray) -> Candidate:
+        change = paired_macro_f1(codes, base, new, confidence=self.confidence, seed=self._seed(4))
+        source = "+".join(families) if len(families) > 1 else families[0]
+        return Candidate(f"{source}, {_amount_name(amount)}", families, amount, change.base,
+                         change.new, change.delta, change.low, change.high)
+
+    def _mix(self, candidates: list[Candidate], families: list[str], splits: list, fold_models: list,
+             X: Any, y: np.ndarray, classes: np.ndarray, codes: np.ndarray, base: np.ndarray
+             ) -> Candidate | None:
+        """The families that raised macro-F1 at the best single candidate's amount, their
+        rows shared out evenly; None when fewer than two did."""
+        best = max(candidates, key=lambda c: c.delta)
+        gaining = [c.families[0] for c in candidates if c.amount == best.amount and c.delta > 0]
+        if len(families) < 2 or len(gaining) < 2:
+            return None
+        new = np.zeros_like(base)
+        for k, (train, scored) in enumerate(splits):
+            encode, fit_predict = self._encode(self._rows(X, train))
+            X_s, y_s = self._draw(fold_models[k], gaining, y[train], best.amount, self._seed(7, k))
+            _, (pred,) = refit_candidates(fit_predict, (encode(self._rows(X, train)), codes[train]),
+                                          [(encode(X_s), np.searchsorted(classes, y_s))],
+                                          encode(self._rows(X, scored)), reps=self.refits,
+                                          seed=self._seed(3, k))
+            new[:, scored] = pred
+        return self._candidate(gaining, best.amount, codes, base, new)
+
+    def _unchanged(self, X_in: Any, y_in: Any, started: float, reason: str,
+                   candidates: list[Candidate]) -> tuple[Any, np.ndarray]:
+        """Do no harm: the real rows as given, a warning, and the reason in report_."""
+        self.generators_ = {}
+        self.report_ = AugmenterReport(REAL_ONLY, reason, {}, candidates, self.cv, self.refits,
+                                       self.confidence, round(time.perf_counter() - started, 2))
+        warnings.warn(f"Augmenter returns the real rows unchanged: {reason}", UserWarning, stacklevel=3)
+        return X_in, np.asarray(y_in)
