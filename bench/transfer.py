@@ -131,7 +131,7 @@ def summarise(rows: list[dict]) -> dict:
     """The runs of one arm and their mean / sd macro-F1, gate passes and fit time."""
     f1 = np.array([r["macro_f1"] for r in rows])
     return {"macro_f1": round(float(f1.mean()), 4), "macro_f1_sd": round(float(f1.std(ddof=1)), 4),
-            "gate_passed": int(sum(r["gate"]["passed"] for r in rows)),
+            **({"gate_passed": int(sum(r["gate"]["passed"] for r in rows))} if "gate" in rows[0] else {}),
             "steps": rows[0]["steps"], "fit_s": round(float(np.mean([r["fit_s"] for r in rows])), 1),
             "runs": rows}
 
