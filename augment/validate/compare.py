@@ -34,6 +34,12 @@ import numpy as np
 N_BOOT = 2000  # resamples; the bounds' own Monte-Carlo error is then about 0.001
 CONFIDENCE = 0.95  # one-sided
 REPS = 5  # refits of each classifier on bootstrapped training rows
+# OpenMP threads of the refitted classifiers. HistGradientBoosting's OpenMP threads spin
+# while they wait: with another busy process on the cores (a second fit, a test run), a
+# 400-row fit took 23.7 s with 2 threads against 0.23 s with 1, and the gate's ten refits
+# stalled an Airflow test for twenty minutes. One thread costs at most the parallel
+# speed-up (under 2x on 2 cores) and is never 100x slower.
+CLASSIFIER_THREADS = 1
 _CHUNK = 250  # resamples per matrix product (memory: _CHUNK x N weights)
 
 FitPredict = Callable[[np.ndarray, np.ndarray, np.ndarray, int], np.ndarray]
@@ -174,16 +180,19 @@ def refit_candidates(fit_predict: FitPredict, train: tuple[np.ndarray, np.ndarra
     """`refit_predictions` for several candidates at once: the baseline's predictions
     [R, N] (fitted once per refit) and each candidate's [R, N], refit r of every
     candidate sharing the baseline's bootstrap of the real rows."""
+    from threadpoolctl import threadpool_limits
+
     X, y = train
     base: list[np.ndarray] = []
     new: list[list[np.ndarray]] = [[] for _ in extras]
-    for r in range(max(reps, 1)):
-        rng = np.random.default_rng([seed, r])
-        pick = class_bootstrap(y, rng) if reps else np.arange(len(y))
-        base.append(fit_predict(X[pick], y[pick], X_scored, seed + r))
-        for k, (X_extra, y_extra) in enumerate(extras):
-            more = class_bootstrap(y_extra, np.random.default_rng([seed, r, k + 1])) if reps \
-                else np.arange(len(y_extra))
-            new[k].append(fit_predict(np.concatenate([X[pick], X_extra[more]]),
-                                      np.concatenate([y[pick], y_extra[more]]), X_scored, seed + r))
+    with threadpool_limits(CLASSIFIER_THREADS):  # see CLASSIFIER_THREADS
+        for r in range(max(reps, 1)):
+            rng = np.random.default_rng([seed, r])
+            pick = class_bootstrap(y, rng) if reps else np.arange(len(y))
+            base.append(fit_predict(X[pick], y[pick], X_scored, seed + r))
+            for k, (X_extra, y_extra) in enumerate(extras):
+                more = (class_bootstrap(y_extra, np.random.default_rng([seed, r, k + 1])) if reps
+                        else np.arange(len(y_extra)))
+                new[k].append(fit_predict(np.concatenate([X[pick], X_extra[more]]),
+                                          np.concatenate([y[pick], y_extra[more]]), X_scored, seed + r))
     return np.stack(base), [np.stack(n) for n in new]

@@ -291,8 +291,13 @@ def run_gate(real: LabelledData, syn: LabelledData, holdout: LabelledData, reque
             checks.append(Check("metrics", "metrics computed", None, None, False,
                                 "metrics skipped: some synthetic rows have no label"))
         else:
-            metrics = compute_metrics(real, syn, holdout, seed=config.seed,
-                                      confidence=config.utility_confidence)
+            from threadpoolctl import threadpool_limits
+
+            from augment.validate.compare import CLASSIFIER_THREADS
+
+            with threadpool_limits(CLASSIFIER_THREADS):  # OpenMP spin-waits on busy cores
+                metrics = compute_metrics(real, syn, holdout, seed=config.seed,
+                                          confidence=config.utility_confidence)
             checks += threshold_checks(metrics, config)
         checks = [Check(c.name, c.label, json_safe(c.observed), json_safe(c.threshold), bool(c.passed),
                         c.message) for c in checks]
