@@ -36,8 +36,9 @@ import pandas as pd
 from sklearn.base import BaseEstimator, clone
 from sklearn.model_selection import StratifiedKFold
 
+from augment.data.schema import to_python
 from augment.errors import ConfigError, DataError
-from augment.sampling import SEARCH_AMOUNTS, strategy_counts
+from augment.sampling import SEARCH_AMOUNTS, NoRowsError, strategy_counts
 from augment.validate.compare import CONFIDENCE, paired_macro_f1, refit_candidates
 
 AUTO_EXCLUDED = ("translation",)  # maps a class onto another: not a sampler of a class
@@ -163,9 +164,17 @@ class Augmenter(BaseEstimator):
             raise ConfigError(f"cv must be an integer >= 2, got {self.cv!r}")
         if not isinstance(self.refits, int) or isinstance(self.refits, bool) or self.refits < 0:
             raise ConfigError(f"refits must be an integer >= 0, got {self.refits!r}")
+        if isinstance(self.confidence, bool) or not isinstance(self.confidence, float | int) \
+                or not 0.5 <= self.confidence < 1:
+            raise ConfigError(f"confidence must be in [0.5, 1), got {self.confidence!r}")
+        from augment.generators.registry import available_generators
+
+        unknown = sorted(set(self.generator_params or {}) - set(available_generators()))
+        if unknown:
+            raise ConfigError(f"generator_params names unknown families {unknown}; use "
+                              f"{', '.join(available_generators())}")
         classes, counts = np.unique(y, return_counts=True)
-        few = {c.item() if hasattr(c, "item") else c: int(n)
-               for c, n in zip(classes, counts, strict=True) if n < 2 * self.cv}
+        few = {to_python(c): int(n) for c, n in zip(classes, counts, strict=True) if n < 2 * self.cv}
         if few:
             raise DataError(f"classes with fewer than {2 * self.cv} rows: {few}; each of the "
                             f"{self.cv} selection folds needs 2 rows of every class to fit a "
@@ -204,14 +213,12 @@ class Augmenter(BaseEstimator):
         params = {"progress": "never", **(self.generator_params or {}).get(family, {}), "seed": seed}
         return get_generator(family, **params).fit(X, y)
 
-    def _encode(self, reference: Any):
-        """(encode(rows) -> float [n, F], fit_predict) of the scoring classifier."""
+    def _encode(self, reference: Any, *others: Any) -> tuple[Any, list[np.ndarray]]:
+        """(fit_predict of the scoring classifier, [reference, *others] as numbers: tables
+        encoded in the space of `reference`, the fold's training rows; images flat)."""
         from augment.validate import metrics as mx
 
-        is_table = isinstance(reference, pd.DataFrame)
-
-        def encode(rows: Any) -> np.ndarray:
-            return mx._encoded(reference, rows)[1][1]
+        is_table, encoded = mx._encoded(reference, *others)
 
         def fit_predict(X: np.ndarray, y: np.ndarray, X_scored: np.ndarray, seed: int) -> np.ndarray:
             if self.classifier is None:
@@ -221,19 +228,16 @@ class Augmenter(BaseEstimator):
                 model.set_params(random_state=seed)
             return model.fit(X, y).predict(X_scored)
 
-        return encode, fit_predict
+        return fit_predict, encoded
 
     def _counts(self, y: np.ndarray, amount: Any) -> dict[Any, int] | None:
         """New rows per class for `amount`; None when it asks for none."""
         classes, n = np.unique(y, return_counts=True)
-        train_counts = {c.item() if hasattr(c, "item") else c: int(k)
-                        for c, k in zip(classes, n, strict=True)}
+        train_counts = {to_python(c): int(k) for c, k in zip(classes, n, strict=True)}
         try:
             return strategy_counts(train_counts, amount)
-        except ConfigError as err:
-            if "no rows" in str(err) or "no new rows" in str(err):
-                return None
-            raise
+        except NoRowsError:
+            return None
 
     def _sample(self, models: dict[str, Any], families: list[str], counts: dict, seed: int):
         """Rows of `counts` from `families` (shared out evenly): (X, y)."""
@@ -276,12 +280,11 @@ class Augmenter(BaseEstimator):
             models = ({"model": self.generator} if isinstance(self.generator, Generator) else
                       {f: self._fit(f, X_tr, y[train], self._seed(1, k, i)) for i, f in enumerate(families)})
             fold_models.append(models)
-            encode, fit_predict = self._encode(X_tr)
-            extras = []
-            for i, (source, amount) in enumerate(names):
-                X_s, y_s = self._draw(models, [source], y[train], amount, self._seed(2, k, i))
-                extras.append((encode(X_s), np.searchsorted(classes, y_s)))
-            b, news = refit_candidates(fit_predict, (encode(X_tr), codes[train]), extras, encode(X_te),
+            drawn = [self._draw(models, [source], y[train], amount, self._seed(2, k, i))
+                     for i, (source, amount) in enumerate(names)]
+            fit_predict, (E_tr, E_te, *E_drawn) = self._encode(X_tr, X_te, *(d[0] for d in drawn))
+            extras = [(e, np.searchsorted(classes, d[1])) for e, d in zip(E_drawn, drawn, strict=True)]
+            b, news = refit_candidates(fit_predict, (E_tr, codes[train]), extras, E_te,
                                        reps=self.refits, seed=self._seed(3, k))
             base[:, scored] = b
             for i, pred in enumerate(news):
@@ -338,12 +341,11 @@ class Augmenter(BaseEstimator):
             return None
         new = np.zeros_like(base)
         for k, (train, scored) in enumerate(splits):
-            encode, fit_predict = self._encode(self._rows(X, train))
             X_s, y_s = self._draw(fold_models[k], gaining, y[train], best.amount, self._seed(7, k))
-            _, (pred,) = refit_candidates(fit_predict, (encode(self._rows(X, train)), codes[train]),
-                                          [(encode(X_s), np.searchsorted(classes, y_s))],
-                                          encode(self._rows(X, scored)), reps=self.refits,
-                                          seed=self._seed(3, k))
+            fit_predict, (E_tr, E_te, E_s) = self._encode(self._rows(X, train), self._rows(X, scored), X_s)
+            _, (pred,) = refit_candidates(fit_predict, (E_tr, codes[train]),
+                                          [(E_s, np.searchsorted(classes, y_s))], E_te,
+                                          reps=self.refits, seed=self._seed(3, k))
             new[:, scored] = pred
         return self._candidate(gaining, best.amount, codes, base, new)
 

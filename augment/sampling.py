@@ -20,6 +20,11 @@ MAX_RATIO = 1000.0  # new rows per real row
 MAX_ROWS = 10_000_000  # synthetic rows one request may ask for in all
 
 
+class NoRowsError(ConfigError):
+    """A policy or request that asks for no new rows at all (e.g. balance on balanced
+    classes): an error for a stage, a candidate to skip for the Augmenter."""
+
+
 def check_counts(counts: Mapping[Any, Any], where: str = "counts") -> None:
     """Every count a non-negative integer, not all zero, at most MAX_ROWS in all."""
     for label, n in counts.items():
@@ -29,7 +34,7 @@ def check_counts(counts: Mapping[Any, Any], where: str = "counts") -> None:
             raise ConfigError(f"{where}: the count for class {label!r} must be >= 0, got {n}")
     total = sum(counts.values())
     if total == 0:
-        raise ConfigError(f"{where} ask for no rows at all ({dict(counts)}); ask for at least one")
+        raise NoRowsError(f"{where} ask for no rows at all ({dict(counts)}); ask for at least one")
     if total > MAX_ROWS:
         raise ConfigError(f"{where} ask for {total:,} rows; at most {MAX_ROWS:,} per request "
                           "(sample in several requests or shards)")
@@ -75,7 +80,7 @@ def policy_counts(train_counts: Mapping[Any, int], policy: str = "balance", rati
     else:
         wanted = dict(counts)
     if not any(wanted.values()):
-        raise ConfigError(f"the {policy} policy (ratio {ratio}) asks for no new rows: training "
+        raise NoRowsError(f"the {policy} policy (ratio {ratio}) asks for no new rows: training "
                           f"rows per class are {dict(train_counts)}; use ratio or counts")
     check_counts(wanted, f"the {policy} policy (ratio {ratio})")
     return wanted

@@ -117,6 +117,8 @@ def test_a_fitted_model_and_flat_images():
     ({"sampling_strategy": {1: 3}}, None, None, ConfigError, "fewer rows than a class has"),
     ({"sampling_strategy": {7: 30}}, None, None, ConfigError, "not in y"),
     ({"cv": 1}, None, None, ConfigError, "cv must be"),
+    ({"confidence": 1.0}, None, None, ConfigError, "confidence must be"),
+    ({"generator_params": {"vea": {}}}, None, None, ConfigError, "unknown families"),
     ({}, None, np.r_[np.zeros(595), np.ones(5)], DataError, "fewer than 6 rows"),
     ({}, np.full((600, 2), "a"), None, DataError, "must be numeric"),
     ({}, None, np.zeros(10), DataError, "one label per row"),
