@@ -28,7 +28,7 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -73,6 +73,25 @@ class AugmenterReport:
     confidence: float = CONFIDENCE
     selection_s: float = 0.0
     final_fit_s: float = 0.0
+    amount: Any = None  # the chosen amount (sampling_strategy form); None: real rows only
+    best: str = ""  # the candidate with the largest gain, chosen or not
+
+    @property
+    def helps(self) -> bool:
+        """Whether a candidate was chosen (else: real rows only)."""
+        return self.chosen != REAL_ONLY
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready figures: the choice, the reason and every candidate."""
+        from augment.io import json_safe
+
+        payload = asdict(self)
+        payload["amount"] = _amount_name(self.amount) if self.amount is not None else None
+        for c in payload["candidates"]:
+            c["amount"] = _amount_name(c["amount"])
+        payload["counts"] = {str(k): int(v) for k, v in self.counts.items()}
+        payload["helps"] = self.helps
+        return json_safe(payload)
 
     def __str__(self) -> str:
         lines = [f"Augmenter chose {self.chosen}: {self.reason}",
@@ -160,8 +179,9 @@ class Augmenter(BaseEstimator):
         y = np.asarray(y)
         if y.ndim != 1 or len(y) != len(X):
             raise DataError(f"y must be one label per row of X: {len(X)} rows, labels of shape {y.shape}")
-        if not isinstance(self.cv, int) or isinstance(self.cv, bool) or self.cv < 2:
-            raise ConfigError(f"cv must be an integer >= 2, got {self.cv!r}")
+        if isinstance(self.cv, bool) or (isinstance(self.cv, int) and self.cv < 2):
+            raise ConfigError(f"cv must be an integer >= 2, a scikit-learn splitter or "
+                              f"(fitted rows, scored rows) index pairs, got {self.cv!r}")
         if not isinstance(self.refits, int) or isinstance(self.refits, bool) or self.refits < 0:
             raise ConfigError(f"refits must be an integer >= 0, got {self.refits!r}")
         if isinstance(self.confidence, bool) or not isinstance(self.confidence, float | int) \
@@ -173,12 +193,7 @@ class Augmenter(BaseEstimator):
         if unknown:
             raise ConfigError(f"generator_params names unknown families {unknown}; use "
                               f"{', '.join(available_generators())}")
-        classes, counts = np.unique(y, return_counts=True)
-        few = {to_python(c): int(n) for c, n in zip(classes, counts, strict=True) if n < 2 * self.cv}
-        if few:
-            raise DataError(f"classes with fewer than {2 * self.cv} rows: {few}; each of the "
-                            f"{self.cv} selection folds needs 2 rows of every class to fit a "
-                            "generator on the others (lower cv)")
+        self._folds = self._check_splits(y)
         if isinstance(X, pd.DataFrame):
             return X.reset_index(drop=True), y
         X = np.asarray(X)
@@ -260,24 +275,93 @@ class Augmenter(BaseEstimator):
         started = time.perf_counter()
         X_in, y_in = X, y
         X, y = self._check(X, y)
+        report = self._select(X, y, started)
+        if not report.helps:
+            self.generators_ = {}
+            self.report_ = report
+            warnings.warn(f"Augmenter returns the real rows unchanged: {report.reason}", UserWarning,
+                          stacklevel=2)
+            return X_in, np.asarray(y_in)
+        chosen = next(c for c in report.candidates if c.name == report.chosen)
+        if isinstance(self.generator, Generator):
+            self.generators_ = {self.generator.name: self.generator}
+        else:
+            self.generators_ = {f: self._fit(f, X, y, self._seed(5, i))
+                                for i, f in enumerate(chosen.families)}
+        X_new, y_new = self._draw(self.generators_, chosen.families, y, chosen.amount, self._seed(6))
+        report.counts = self._counts(y, chosen.amount)
+        report.final_fit_s = round(time.perf_counter() - started - report.selection_s, 2)
+        self.report_ = report
+        return self._output(X_in, X, y, X_new, y_new)
+
+    def select(self, X: Any, y: Any) -> AugmenterReport:
+        """Score every candidate and choose, without the final fit: the report
+        `fit_resample` would leave in `report_` (its counts are those of the chosen amount
+        for y's class counts; final_fit_s 0)."""
+        X, y = self._check(X, y)
+        report = self._select(X, y, time.perf_counter())
+        if report.helps:
+            chosen = next(c for c in report.candidates if c.name == report.chosen)
+            report.counts = self._counts(y, chosen.amount)
+        return report
+
+    def _check_splits(self, y: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        """[(fitted rows, scored rows)] of the selection: `cv` stratified folds, or the
+        pairs (or scikit-learn splitter) given as `cv`; a DataError names a class too small
+        for the folds or a pair that does not index y."""
+        from augment.generators.base import Generator
+
+        classes, counts = np.unique(y, return_counts=True)
+        if isinstance(self.cv, int):
+            few = {to_python(c): int(n) for c, n in zip(classes, counts, strict=True) if n < 2 * self.cv}
+            if few:
+                raise DataError(f"classes with fewer than {2 * self.cv} rows: {few}; each of the "
+                                f"{self.cv} selection folds needs 2 rows of every class to fit a "
+                                "generator on the others (lower cv)")
+            return list(StratifiedKFold(self.cv, shuffle=True, random_state=self._seed(0))
+                        .split(np.zeros(len(y)), y))
+        try:
+            pairs = self.cv.split(np.zeros(len(y)), y) if hasattr(self.cv, "split") else self.cv
+            splits = [(np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)) for a, b in pairs]
+        except (TypeError, ValueError) as err:
+            raise ConfigError(f"cv must be an integer >= 2, a scikit-learn splitter or (fitted "
+                              f"rows, scored rows) index pairs: {err}") from err
+        fitted_model = isinstance(self.generator, Generator)
+        for k, (fit, scored) in enumerate(splits):
+            if not len(fit) or not len(scored) or min(fit.min(), scored.min()) < 0 \
+                    or max(fit.max(), scored.max()) >= len(y):
+                raise DataError(f"cv split {k}: its fitted and scored rows must be non-empty "
+                                f"indices of the {len(y)} rows")
+            missing = set(classes.tolist()) - set(np.unique(y[fit]).tolist())
+            if missing and not fitted_model:
+                raise DataError(f"cv split {k}: classes {sorted(missing)} have no fitted rows, so "
+                                "no generator can learn them")
+        if not splits:
+            raise ConfigError("cv gave no splits")
+        return splits
+
+    def _select(self, X: Any, y: np.ndarray, started: float) -> AugmenterReport:
+        """Steps 1-3 of the module docstring on checked inputs: the report of the choice."""
+        from augment.generators.base import Generator
+
         classes = np.unique(y)
         codes = np.searchsorted(classes, y)
         families = self._families()
-        sources = families or ["model"]
+        sources = families or [self.generator.name]
         amounts = [a for a in self._amounts() if self._counts(y, a) is not None]
         if not amounts:
-            return self._unchanged(X_in, y_in, started, f"sampling_strategy "
-                                   f"{self.sampling_strategy!r} asks for no new rows", [])
+            return self._unchanged(started, f"sampling_strategy {self.sampling_strategy!r} asks "
+                                   "for no new rows", [])
         names = [(s, a) for s in sources for a in amounts]
-        splits = list(StratifiedKFold(self.cv, shuffle=True, random_state=self._seed(0))
-                      .split(np.zeros(len(y)), y))
+        splits = self._folds
         reps = max(self.refits, 1)
         base = np.zeros((reps, len(y)), dtype=np.int64)
         oof = [np.zeros((reps, len(y)), dtype=np.int64) for _ in names]
+        scored_rows = np.zeros(len(y), dtype=bool)
         fold_models = []
         for k, (train, scored) in enumerate(splits):
             X_tr, X_te = self._rows(X, train), self._rows(X, scored)
-            models = ({"model": self.generator} if isinstance(self.generator, Generator) else
+            models = ({self.generator.name: self.generator} if isinstance(self.generator, Generator) else
                       {f: self._fit(f, X_tr, y[train], self._seed(1, k, i)) for i, f in enumerate(families)})
             fold_models.append(models)
             drawn = [self._draw(models, [source], y[train], amount, self._seed(2, k, i))
@@ -287,34 +371,27 @@ class Augmenter(BaseEstimator):
             b, news = refit_candidates(fit_predict, (E_tr, codes[train]), extras, E_te,
                                        reps=self.refits, seed=self._seed(3, k))
             base[:, scored] = b
+            scored_rows[scored] = True
             for i, pred in enumerate(news):
                 oof[i][:, scored] = pred
-        candidates = [self._candidate([s], a, codes, base, oof[i]) for i, (s, a) in enumerate(names)]
-        mix = self._mix(candidates, families, splits, fold_models, X, y, classes, codes, base)
+        rows = np.flatnonzero(scored_rows)  # every row under cv folds; the holdout under a split
+        candidates = [self._candidate([s], a, codes, base, oof[i], rows) for i, (s, a) in enumerate(names)]
+        mix = self._mix(candidates, families, splits, fold_models, X, y, classes, codes, base, rows)
         candidates += [mix] if mix is not None else []
+        best = max(candidates, key=lambda c: c.delta)
         helpful = [c for c in candidates if c.low > 0]
         if not helpful:
-            best = max(candidates, key=lambda c: c.delta)
-            return self._unchanged(X_in, y_in, started, f"no candidate raised out-of-fold macro-F1 "
-                                   f"beyond its noise (best: {best.name}, change {best.delta:+.4f}, "
-                                   f"lower {self.confidence:.0%} bound {best.low:+.4f})", candidates)
+            return self._unchanged(started, f"no candidate raised held-out macro-F1 beyond its "
+                                   f"noise (best: {best.name}, change {best.delta:+.4f}, lower "
+                                   f"{self.confidence:.0%} bound {best.low:+.4f})", candidates, len(splits))
         chosen = max(helpful, key=lambda c: (c.delta, c.low))
-        selection_s = time.perf_counter() - started
-        if isinstance(self.generator, Generator):
-            self.generators_ = {"model": self.generator}
-        else:
-            self.generators_ = {f: self._fit(f, X, y, self._seed(5, i))
-                                for i, f in enumerate(chosen.families)}
-        X_new, y_new = self._draw(self.generators_, chosen.families, y, chosen.amount, self._seed(6))
-        counts = self._counts(y, chosen.amount)
-        self.report_ = AugmenterReport(
-            chosen=chosen.name, counts=counts, candidates=candidates, folds=self.cv, refits=self.refits,
-            confidence=self.confidence, selection_s=round(selection_s, 2),
-            final_fit_s=round(time.perf_counter() - started - selection_s, 2),
-            reason=f"out-of-fold macro-F1 {chosen.base:.4f} -> {chosen.new:.4f} (change "
+        return AugmenterReport(
+            chosen=chosen.name, counts={}, candidates=candidates, folds=len(splits), refits=self.refits,
+            confidence=self.confidence, selection_s=round(time.perf_counter() - started, 2),
+            amount=chosen.amount, best=best.name,
+            reason=f"held-out macro-F1 {chosen.base:.4f} -> {chosen.new:.4f} (change "
                    f"{chosen.delta:+.4f}, lower {self.confidence:.0%} bound {chosen.low:+.4f}), "
                    f"the largest gain beyond noise of {len(candidates)} candidates")
-        return self._output(X_in, X, y, X_new, y_new)
 
     def _rows(self, X: Any, index: np.ndarray) -> Any:
         return X.iloc[index].reset_index(drop=True) if isinstance(X, pd.DataFrame) else X[index]
@@ -324,15 +401,17 @@ class Augmenter(BaseEstimator):
         return self._sample(models, families, self._counts(y, amount), seed)
 
     def _candidate(self, families: list[str], amount: Any, codes: np.ndarray, base: np.ndarray,
-                   new: np.ndarray) -> Candidate:
-        change = paired_macro_f1(codes, base, new, confidence=self.confidence, seed=self._seed(4))
+                   new: np.ndarray, rows: np.ndarray) -> Candidate:
+        """Compare `new` with `base` predictions [refits, N] on the scored `rows`."""
+        change = paired_macro_f1(codes[rows], base[:, rows], new[:, rows], confidence=self.confidence,
+                                 seed=self._seed(4))
         source = "+".join(families) if len(families) > 1 else families[0]
         return Candidate(f"{source}, {_amount_name(amount)}", families, amount, change.base,
                          change.new, change.delta, change.low, change.high)
 
     def _mix(self, candidates: list[Candidate], families: list[str], splits: list, fold_models: list,
-             X: Any, y: np.ndarray, classes: np.ndarray, codes: np.ndarray, base: np.ndarray
-             ) -> Candidate | None:
+             X: Any, y: np.ndarray, classes: np.ndarray, codes: np.ndarray, base: np.ndarray,
+             rows: np.ndarray) -> Candidate | None:
         """The families that raised macro-F1 at the best single candidate's amount, their
         rows shared out evenly; None when fewer than two did."""
         best = max(candidates, key=lambda c: c.delta)
@@ -347,13 +426,45 @@ class Augmenter(BaseEstimator):
                                           [(E_s, np.searchsorted(classes, y_s))], E_te,
                                           reps=self.refits, seed=self._seed(3, k))
             new[:, scored] = pred
-        return self._candidate(gaining, best.amount, codes, base, new)
+        return self._candidate(gaining, best.amount, codes, base, new, rows)
 
-    def _unchanged(self, X_in: Any, y_in: Any, started: float, reason: str,
-                   candidates: list[Candidate]) -> tuple[Any, np.ndarray]:
-        """Do no harm: the real rows as given, a warning, and the reason in report_."""
-        self.generators_ = {}
-        self.report_ = AugmenterReport(REAL_ONLY, reason, {}, candidates, self.cv, self.refits,
-                                       self.confidence, round(time.perf_counter() - started, 2))
-        warnings.warn(f"Augmenter returns the real rows unchanged: {reason}", UserWarning, stacklevel=3)
-        return X_in, np.asarray(y_in)
+    def _unchanged(self, started: float, reason: str, candidates: list[Candidate], folds: int = 0
+                   ) -> AugmenterReport:
+        """Do no harm: the report of "real rows only" and why."""
+        best = max(candidates, key=lambda c: c.delta).name if candidates else ""
+        return AugmenterReport(REAL_ONLY, reason, {}, candidates, folds, self.refits,
+                               self.confidence, round(time.perf_counter() - started, 2), best=best)
+
+
+def select_amount(model: Any, real: tuple[Any, Any], holdout: tuple[Any, Any], seed: int = 0,
+                  refits: int = 3, confidence: float = CONFIDENCE, classifier: Any = None
+                  ) -> AugmenterReport:
+    """How many rows a fitted generator should add: the Augmenter's selection over
+    `sampling.SEARCH_AMOUNTS` with one split, `real` (the rows `model` was fitted on)
+    fitted and `holdout` (real rows it never saw) scored. The pipeline's `sample.policy:
+    auto` and `augment sample --auto` call it, so they choose as `Augmenter(generator=model,
+    sampling_strategy="search", cv=[(real rows, holdout rows)])` does.
+
+    Args:
+        model: a fitted generator.
+        real: (X, y) of the training rows: a DataFrame and labels [N], or images [N, ...].
+        holdout: (X, y) of real held-out rows, the same form.
+    Returns:
+        the report: `amount` is the chosen amount (None: real rows only, `best` the
+        candidate that came closest) and `counts` its rows per class for `real`'s classes.
+    """
+    (X_real, y_real), (X_hold, y_hold) = real, holdout
+    if isinstance(X_real, pd.DataFrame) != isinstance(X_hold, pd.DataFrame):
+        raise DataError("the real rows and the holdout must both be tables or both be images")
+    if isinstance(X_real, pd.DataFrame):
+        X = pd.concat([X_real, X_hold[X_real.columns]], ignore_index=True)
+    else:
+        X = np.concatenate([np.asarray(X_real), np.asarray(X_hold)])
+    y = np.concatenate([np.asarray(y_real), np.asarray(y_hold)])
+    n = len(y_real)
+    split = [(np.arange(n), np.arange(n, len(y)))]
+    aug = Augmenter(generator=model, sampling_strategy="search", seed=seed, classifier=classifier,
+                    cv=split, refits=refits, confidence=confidence)
+    report = aug.select(X, y)
+    report.counts = {} if report.amount is None else aug._counts(np.asarray(y_real), report.amount)
+    return report

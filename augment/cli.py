@@ -174,25 +174,36 @@ def cmd_sample(args: argparse.Namespace) -> int:
             raise ConfigError(f"{project_source(args)}: sample.seed must be an integer, got {seed!r}")
     generator = load_generator(args.model)
     train_counts = dict(zip(generator.classes_, generator.info_.class_counts, strict=True))
-    if args.counts:
+    out = Path(args.out)
+    image = generator.info_.modality == "image"
+    allowed = (".npz",) if image else (".csv", ".parquet")
+    if out.suffix.lower() not in allowed:
+        raise AugmentError(f"--out for {generator.info_.modality} samples must end in "
+                           f"{' or '.join(allowed)}, got {out.name!r}")
+    # a file with our counts sidecar beside it was written by `augment sample`
+    check_file_writable(out, force=args.force, ours=requested_counts_path(out).is_file())
+    selection = None
+    if args.auto:
+        selection = _auto_selection(generator, args, seed)
+        print(selection)
+        if not selection.helps:
+            print(f"no rows written: real rows only (do no harm); {out} untouched")
+            return 0
+        counts = selection.counts
+    elif args.real or args.holdout:
+        raise AugmentError("--real and --holdout are the rows --auto measures on; pass --auto too")
+    elif args.counts:
         counts = parse_counts(args.counts)
     elif args.ratio is not None:
         counts = policy_counts(train_counts, "ratio", ratio=args.ratio)
     else:
         counts = policy_counts(train_counts, "balance", ratio=args.balance)
-    out = Path(args.out)
-    suffix = out.suffix.lower()
-    image = generator.info_.modality == "image"
-    allowed = (".npz",) if image else (".csv", ".parquet")
-    if suffix not in allowed:
-        raise AugmentError(f"--out for {generator.info_.modality} samples must end in "
-                           f"{' or '.join(allowed)}, got {out.name!r}")
-    # a file with our counts sidecar beside it was written by `augment sample`
-    check_file_writable(out, force=args.force, ours=requested_counts_path(out).is_file())
     X, y = generator.sample(counts, seed=seed)
     # The sidecar first: a kill between the two leaves a samples file with its sidecar
     # (recognised as ours by the rerun) or no samples file, never a file that looks foreign.
     write_json(requested_counts_path(out), {str(c): int(n) for c, n in counts.items()})
+    if selection is not None:
+        write_json(selection_path(out), selection.to_dict())
     with atomic_file(out) as tmp:
         write_labelled(tmp, X, y, generator.target_)
     if image:
@@ -206,6 +217,31 @@ def cmd_sample(args: argparse.Namespace) -> int:
     summary = ", ".join(f"{c}: {n}" for c, n in counts.items())
     print(f"sampled {len(y)} rows ({summary}) -> {out}")
     return 0
+
+
+def _auto_selection(generator, args: argparse.Namespace, seed: int):
+    """`--auto`: the Augmenter's choice of amount for `generator`, scored on --holdout
+    (augmenter.select_amount, as the pipeline's sample.policy auto)."""
+    from augment.augmenter import select_amount
+
+    if not args.real or not args.holdout:
+        raise AugmentError("--auto measures which amount helps: pass --real (the rows the model "
+                           "was fitted on) and --holdout (real rows it never saw)")
+    _, real = _read_labelled(args.real, args.target)
+    _, holdout = _read_labelled(args.holdout, args.target)
+    _like_training(real, holdout, "--holdout")
+    holdout = _same_columns(real, holdout, "--holdout")
+    known = {str(c) for c in generator.classes_}
+    foreign = sorted({str(c) for c in real.y} - known)
+    if foreign:
+        raise AugmentError(f"--real has classes the model was not fitted on: {foreign}; pass the "
+                           "rows the model was fitted on")
+    return select_amount(generator, (real.X, real.y), (holdout.X, holdout.y), seed=seed)
+
+
+def selection_path(samples: Path) -> Path:
+    """Sidecar of `augment sample --auto`: every amount's figures and the choice."""
+    return samples.with_name(samples.name + ".selection.json")
 
 
 def requested_counts_path(samples: Path) -> Path:
@@ -595,6 +631,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="raise every class to the largest (or to SHARE x the largest)")
     policy.add_argument("--ratio", type=float, metavar="K", help="K new rows per real row of each class")
     policy.add_argument("--counts", metavar="A=N,B=M", help="explicit rows per class")
+    policy.add_argument("--auto", action="store_true",
+                        help="measure the amount (balance or ratio 0.5 / 1) that raises --holdout "
+                             "macro-F1 most beyond its noise; none helps: no rows written")
+    p.add_argument("--real", help="--auto: the rows the model was fitted on (.csv/.parquet/.npz)")
+    p.add_argument("--holdout", help="--auto: real rows the model never saw, same format")
+    p.add_argument("--target", help="--auto: label column of tables")
     p.add_argument("--out", required=True, help=".csv/.parquet for tables, .npz for images")
     p.add_argument("--seed", type=int, help="sampling seed (default: sample.seed of the params, else 0)")
     p.add_argument("--params", help="parameter file (default: ./params.yaml when present)")

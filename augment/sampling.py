@@ -3,7 +3,9 @@
 - "balance": raise every class to `ratio` x the size of the largest (ratio 1.0, the
   default: full balance; 0.5: every class to at least half the largest);
 - "ratio": k new rows per real row of each class (k may be fractional; rounded);
-- explicit: {class: n}.
+- explicit: {class: n};
+- "auto" (pipeline and CLI only): the amount of `SEARCH_AMOUNTS` that raises validation
+  macro-F1 most beyond its noise (augment.augmenter.select_amount).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 
 from augment.errors import ConfigError
 
-POLICIES = ("balance", "ratio", "counts")
+POLICIES = ("balance", "ratio", "counts", "auto")  # auto: the pipeline measures the amount
 MAX_RATIO = 1000.0  # new rows per real row
 MAX_ROWS = 10_000_000  # synthetic rows one request may ask for in all
 
@@ -72,6 +74,9 @@ def policy_counts(train_counts: Mapping[Any, int], policy: str = "balance", rati
     classes), so no stage goes on with an empty synthetic set.
     """
     check_policy(policy, ratio, counts)
+    if policy == "auto":
+        raise ConfigError("the auto policy has no fixed counts: the amount is chosen by measurement "
+                          "(augment.augmenter.select_amount)")
     if policy == "balance":
         goal = int(round(ratio * max(train_counts.values())))
         wanted = {c: max(0, goal - n) for c, n in train_counts.items()}

@@ -54,6 +54,7 @@ SCHEMA_FILE = "schema.json"
 SAMPLES_TABLE, SAMPLES_IMAGES = "samples.parquet", "samples.npz"
 REQUESTED_FILE = "requested.json"
 FILTERS_FILE = "filters.json"  # what the per-row filters dropped (beside the samples)
+SELECTION_FILE = "selection.json"  # sample.policy auto: every amount's figures and the choice
 DROPPED_TABLE, DROPPED_IMAGES = "dropped.parquet", "dropped.npz"  # the worst dropped rows
 GATE_FILE = "gate.json"  # the GateReport
 SUITE_FILE, VALIDATION_FILE = "suite.json", "validation.json"
@@ -165,6 +166,10 @@ class Workspace:
     def filters(self, dataset: str, generator: str) -> Path:
         """filters.json of one generator's samples (absent when the filters are off)."""
         return self.synthetic(dataset, generator) / FILTERS_FILE
+
+    def selection(self, dataset: str, generator: str) -> Path:
+        """selection.json of one generator's samples (only under sample.policy auto)."""
+        return self.synthetic(dataset, generator) / SELECTION_FILE
 
     def dropped(self, dataset: str, generator: str) -> Path | None:
         """The existing file of the worst dropped rows of one generator, or None."""

@@ -78,7 +78,7 @@ def dag_params(dataset: str, warm_start: str | None = None) -> dict[str, Param]:
                          description=f"a dataset of params.yaml ({', '.join(DATASETS)})"),
         "generators": Param(GENERATORS, type="array", items={"type": "string"}, minItems=1,
                             uniqueItems=True, description="generator families, one branch each"),
-        "policy": Param(None, type=["null", "string"], enum=[None, "balance", "ratio", "counts"],
+        "policy": Param(None, type=["null", "string"], enum=[None, "balance", "ratio", "counts", "auto"],
                         description="class-count policy (null: params.yaml)"),
         "ratio": Param(None, type=["null", "number"], minimum=0,
                        description="policy ratio: new rows per real row; policy balance: the "

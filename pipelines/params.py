@@ -106,7 +106,9 @@ class PipelineParams:
 @dataclass(frozen=True)
 class SampleParams:
     """Class-count policy: balance (every class to `ratio` x the largest) | ratio (`ratio`
-    new rows per real row) | counts ({class: n})."""
+    new rows per real row) | counts ({class: n}) | auto (the amount of sampling.
+    SEARCH_AMOUNTS that raises validation macro-F1 most beyond its noise; when none does,
+    the branch's rows are not published: augment.augmenter.select_amount)."""
 
     policy: str = "balance"
     ratio: float = 1.0

@@ -98,7 +98,8 @@ def publish_selection(ws: Workspace, dataset: str, params: dict, reports: dict[s
     with atomic_dir(out, "published") as tmp:
         written = write_augmented(tmp, data, train.target or "label", manifest)
     return (f"published {dataset}: {manifest['rows']['real']} real + "
-            f"{manifest['rows']['synthetic']} synthetic rows from {', '.join(selection.chosen)} -> "
+            f"{manifest['rows']['synthetic']} synthetic rows from "
+            f"{', '.join(selection.chosen) or 'no generator (' + selection.reason + ')'} -> "
             f"{out} (content {written['content_hash'][:12]})")
 
 

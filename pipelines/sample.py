@@ -8,6 +8,11 @@ samples.npz (images: X, y) and requested.json (rows asked for per class); with f
 (params.yaml `filter`), also filters.json (each filter's threshold, the share of real
 holdout rows it passes, the share of synthetic rows it dropped per class, and the worst
 dropped rows with their nearest real training row) and dropped.{parquet,npz} (those rows).
+With `sample.policy: auto`, also selection.json: every amount of sampling.SEARCH_AMOUNTS
+scored against real rows only on the validation split (augment.augmenter.select_amount,
+the Augmenter's comparison), the choice and the reason. When no amount raises validation
+macro-F1 beyond its noise, the branch still samples the amount that came closest, so the
+gate judges it, and publish leaves it out (verdict.select).
 """
 
 from __future__ import annotations
@@ -20,18 +25,35 @@ import numpy as np
 from augment.config import generator_params
 from augment.data.storage import read_split, write_samples
 from augment.generators import load_generator
-from augment.io import atomic_dir
-from augment.sampling import policy_counts
+from augment.io import atomic_dir, write_json
+from augment.sampling import policy_counts, strategy_counts
 from augment.threads import configure_threads
-from augment.workspace import Workspace
+from augment.workspace import SELECTION_FILE, Workspace
 from pipelines.common import stage_main
 from pipelines.params import filter_params, sample_params
 
 
 def requested_counts(dataset: str, params: dict, train_counts: dict) -> dict:
-    """Rows per class the sample policy asks for (a dataset's `sample` overrides the global)."""
+    """Rows per class the sample policy asks for (a dataset's `sample` overrides the global);
+    under the auto policy, which is measured per generator (`auto_counts`), full balance."""
     sp = sample_params(params, dataset)
+    if sp.policy == "auto":
+        return policy_counts(train_counts, "balance", 1.0)
     return policy_counts(train_counts, sp.policy, sp.ratio, sp.counts)
+
+
+def auto_counts(ws: Workspace, dataset: str, model: Any, seed: int, train_counts: dict
+                ) -> tuple[dict, dict]:
+    """(rows per class, selection.json payload) of the auto policy for one trained model:
+    the chosen amount, else the one that came closest (the payload says it does not help)."""
+    from augment.augmenter import select_amount
+
+    train = read_split(ws.split(dataset, "train"))
+    val = read_split(ws.split(dataset, "val"))
+    report = select_amount(model, (train.X, train.y), (val.X, val.y), seed=seed)
+    name = report.chosen if report.helps else report.best
+    amount = next(c.amount for c in report.candidates if c.name == name)
+    return strategy_counts(train_counts, amount), report.to_dict()
 
 
 def filtered(ws: Workspace, dataset: str, model: Any, counts: dict, seed: int, params: dict
@@ -68,16 +90,26 @@ def sample(ws: Workspace, dataset: str, generator: str, params: dict) -> str:
     configure_threads()
     model = load_generator(ws.model(dataset, generator))
     train_counts = dict(zip(model.classes_, model.info_.class_counts, strict=True))
-    counts = requested_counts(dataset, params, train_counts)
-    seed = sample_params(params, dataset).seed
-    X, y, report, dropped = filtered(ws, dataset, model, counts, seed, params)
+    sp = sample_params(params, dataset)
+    selection = None
+    if sp.policy == "auto":
+        counts, selection = auto_counts(ws, dataset, model, sp.seed, train_counts)
+    else:
+        counts = requested_counts(dataset, params, train_counts)
+    X, y, report, dropped = filtered(ws, dataset, model, counts, sp.seed, params)
     out = ws.synthetic(dataset, generator)
     with atomic_dir(out, "synthetic") as tmp:
         write_samples(tmp, X, y, model.target_, counts, report, dropped)
+        if selection is not None:
+            write_json(tmp / SELECTION_FILE, selection)
     note = ""
+    if selection is not None:
+        note += (f"; auto chose {selection['chosen']}" if selection["helps"] else
+                 f"; auto: no amount helps beyond noise (closest: {selection['best']}), not "
+                 "to be published")
     if report is not None:
         drawn, lost = sum(report["drawn"].values()), sum(report["dropped"].values())
-        note = f" (filters dropped {lost} of {drawn} drawn, {lost / drawn:.1%})" if drawn else ""
+        note = (f" (filters dropped {lost} of {drawn} drawn, {lost / drawn:.1%})" if drawn else "") + note
     return f"sampled {len(y)} rows from {generator} for {dataset}{note} -> {out}"
 
 

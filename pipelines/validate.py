@@ -47,10 +47,14 @@ def run_validation(ws: Workspace, dataset: str, generator: str, params: dict) ->
         samples = read_split(ws.samples(dataset, generator), schema=train.schema)
         syn = LabelledData(samples.X, samples.y)
     requested = read_counts_file(ws.requested(dataset, generator))
+    chosen = ws.selection(dataset, generator)  # sample.policy auto's choice
+    selection = (read_json(chosen, "auto policy selection", "run the sample stage again")
+                 if chosen.is_file() else None)
     report = run_gate(LabelledData(train.X, train.y), syn,
                       LabelledData(val.X, val.y), requested, ws.gate(dataset, generator),
                       config, schema=train.schema, target=train.target or "label",
-                      holdout_source="validation split", filters=filters)
+                      holdout_source="validation split", filters=filters,
+                      selection=selection)
     write_json(ws.gate_metrics(dataset, generator), report.figures())
     return report
 

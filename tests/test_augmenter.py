@@ -108,7 +108,7 @@ def test_a_fitted_model_and_flat_images():
         warnings.simplefilter("ignore", UserWarning)
         X_out, y_out = aug.fit_resample(flat, y)
     assert X_out.shape[1] == 64 and X_out.dtype == flat.dtype and len(X_out) == len(y_out)
-    assert [c.families for c in aug.report_.candidates] == [["model"]]
+    assert [c.families for c in aug.report_.candidates] == [[model.name]]
 
 
 @pytest.mark.parametrize("kw, X, y, error, match", [

@@ -248,7 +248,8 @@ def _short(value: Any, limit: int = 160) -> str:
 def run_gate(real: LabelledData, syn: LabelledData, holdout: LabelledData, requested: dict,
              out: str | Path, config: GateConfig | None = None, schema: TableSchema | None = None,
              target: str = "label", holdout_source: str = "validation split", force: bool = False,
-             filters: dict[str, Any] | None = None) -> GateReport:
+             filters: dict[str, Any] | None = None, selection: dict[str, Any] | None = None
+             ) -> GateReport:
     """Validate `syn` against `real` (training split) and `holdout` (real rows the generator
     never saw, e.g. the validation split).
 
@@ -259,6 +260,8 @@ def run_gate(real: LabelledData, syn: LabelledData, holdout: LabelledData, reque
         target: label column name used in the synthetic table batch.
         holdout_source: where `holdout` came from, recorded in the report.
         filters: the per-row filters' summary (filters.json), recorded in the report.
+        selection: the auto policy's choice (selection.json), recorded in the report, so
+            publish leaves out rows that did not measurably help.
 
     Returns:
         the GateReport also written to <out>/gate.json.
@@ -306,7 +309,8 @@ def run_gate(real: LabelledData, syn: LabelledData, holdout: LabelledData, reque
             requested={str(k): int(v) for k, v in requested.items()},
             expectations={"evaluated": len(suite["results"]), "failed": n_failed},
             metrics=json_safe(metrics), data_docs=str(Path(suite["data_docs"]).relative_to(tmp)),
-            config=asdict(config), holdout=holdout_source, filters=json_safe(filters or {}))
+            config=asdict(config), holdout=holdout_source, filters=json_safe(filters or {}),
+            selection=json_safe(selection or {}))
         _write(tmp / SUITE_FILE, suite["suites"])
         _write(tmp / VALIDATION_FILE, suite["results"])
         report.save(tmp)

@@ -57,6 +57,9 @@ class GateReport:
         filters: what the per-row filters dropped before the gate (filters.py's
             FilterSummary as a dict: per filter its threshold, the real holdout's pass
             rate and the share dropped per class); empty when they were off.
+        selection: under sample.policy auto, the choice of the amount (augmenter.
+            AugmenterReport.to_dict: "helps", "chosen", "reason", the candidates); empty
+            under a fixed policy.
     """
 
     checks: tuple[Check, ...]
@@ -68,11 +71,18 @@ class GateReport:
     config: dict[str, Any]
     holdout: str = "validation split"
     filters: dict[str, Any] = field(default_factory=dict)
+    selection: dict[str, Any] = field(default_factory=dict)
     folder: Path | None = field(default=None, compare=False)  # set by load/save, not stored
 
     @property
     def passed(self) -> bool:
         return all(c.passed for c in self.checks)
+
+    @property
+    def helps(self) -> bool:
+        """False only when the auto policy measured that no amount of these rows raises
+        validation macro-F1 beyond its noise (publish then leaves them out)."""
+        return bool(self.selection.get("helps", True))
 
     @property
     def failures(self) -> list[str]:
@@ -120,7 +130,8 @@ class GateReport:
                        expectations=dict(data["expectations"]), metrics=dict(data["metrics"]),
                        data_docs=str(data["data_docs"]), config=dict(data["config"]),
                        holdout=str(data.get("holdout", "")),
-                       filters=dict(data.get("filters") or {}), folder=folder)
+                       filters=dict(data.get("filters") or {}),
+                       selection=dict(data.get("selection") or {}), folder=folder)
         except (ValueError, KeyError, TypeError) as err:
             raise AugmentError(f"{path} is not a gate report: {err}") from err
 
@@ -153,6 +164,9 @@ class GateReport:
             each = ", ".join(f"{name} {figures[f'{name}.share']:.1%}" for name in self.filters["filters"])
             lines.append(f"  Filters dropped {figures['dropped_share']:.1%} of the rows drawn "
                          f"({each}) and drew replacements")
+        if self.selection:
+            lines.append(f"  Auto policy: {self.selection['chosen']} ({self.selection['reason']})"
+                         if self.helps else f"  Auto policy: not published: {self.selection['reason']}")
         docs = self.data_docs_path or self.data_docs
         lines.append(f"  Data Docs: {docs}")
         return "\n".join(lines)
@@ -186,6 +200,10 @@ def select(reports: dict[str, GateReport], rule: str = "best", require_all: bool
         augmentation (ties: by name); "all" keeps every passing one.
     require_all: publish nothing unless every generator passed.
 
+    Under sample.policy auto, a passing generator whose rows raised validation macro-F1
+    by no more than its noise (`GateReport.helps` False) is left out; when that leaves
+    none, the selection is empty: the real rows alone are published (do no harm).
+
     Raises AugmentError, listing every failure and its Data Docs page, when nothing may
     be published.
     """
@@ -199,8 +217,16 @@ def select(reports: dict[str, GateReport], rule: str = "best", require_all: bool
                  for g, r in failed.items()]
         why = "no generator passed its gate" if not passing else "publish.require_all is set"
         raise AugmentError(f"nothing published ({why}):\n  " + "\n  ".join(lines))
+    idle = [g for g in passing if not reports[g].helps]
+    if idle:
+        passing = [g for g in passing if reports[g].helps]
+        if not passing:
+            why = "; ".join(f"{g}: {reports[g].selection.get('reason', '')}" for g in idle)
+            return Selection([], f"real rows only: no generator's rows raised validation macro-F1 "
+                                 f"beyond its noise under sample.policy auto ({why})")
     if rule == "all":
-        return Selection(passing, "every generator that passed its gate")
+        return Selection(passing, "every generator that passed its gate"
+                         + (f" and helped ({', '.join(idle)} did not)" if idle else ""))
     scores = {g: reports[g].metric("utility", "augmented_macro_f1") for g in passing}
     best = max(passing, key=lambda g: (scores[g] if scores[g] is not None else -1.0, g))
     detail = ", ".join(f"{g} {s:.4f}" for g, s in sorted(scores.items()) if s is not None)
