@@ -62,7 +62,7 @@ def case_splits(case: str):
         kept = per_class_index(train, 20, seed=0)
         policy = ("ratio", 2.0)
     elif case == "breast_cancer-thinned":
-        kept = thin_index(train, [0], 0.25, seed=0)
+        kept = thin_index(train, ["malignant"], 0.25, seed=0)
         policy = ("balance", 1.0)
     else:
         return train, val, test, ("balance", 1.0), None
@@ -117,7 +117,7 @@ def run_case(case: str, generators: list[str], seeds: tuple[int, ...], params: d
                              ("augmented_delta_low", "augmented_delta", "augmented_delta_high")],
                "failures": report.failures}
         rows.append(row)
-        verdict = "PASS" if row["gate_passed"] else "FAIL"
+        verdict = "PASS" if row["gate_passed"] else "FAIL: " + "; ".join(report.failures)[:160]
         print(f"  {case:<18}{name:<10}{budget:<9} test macro-F1 {row['real_only']:.3f} -> "
               f"{row['augmented']:.3f} ({delta:+.3f})  gate {verdict}  fit {fit_s:.0f} s",
               flush=True)
@@ -156,16 +156,17 @@ def main() -> None:
     args = parser.parse_args()
     params = json.loads(args.params)
     started = time.perf_counter()
-    rows = [row for case in args.cases
-            for row in run_case(case, args.generators, tuple(args.seeds), params)]
-    result = {"machine": machine(), "seconds": round(time.perf_counter() - started),
-              "gate": asdict(GateConfig()), "params": params, "tally": tally(rows), "runs": rows}
+    rows: list[dict] = []
+    for case in args.cases:  # the results so far are written after every case
+        rows += run_case(case, args.generators, tuple(args.seeds), params)
+        result = {"machine": machine(), "seconds": round(time.perf_counter() - started),
+                  "gate": asdict(GateConfig()), "params": params, "tally": tally(rows), "runs": rows}
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(result, indent=2))
     t = result["tally"]
     print(f"harmful runs stopped by the gate: {t['harmful_stopped']} of {t['harmful']}; "
           f"helpful runs stopped: {t['helpful_stopped']} of {t['helpful']}; real control sets "
           f"stopped: {t['real_controls_stopped']} of {t['real_controls']}")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2))
     print(f"wrote {args.out}")
 
 
