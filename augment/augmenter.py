@@ -81,6 +81,10 @@ class AugmenterReport:
         """Whether a candidate was chosen (else: real rows only)."""
         return self.chosen != REAL_ONLY
 
+    def candidate(self, name: str) -> Candidate:
+        """The candidate called `name` (e.g. `chosen` or `best`)."""
+        return next(c for c in self.candidates if c.name == name)
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready figures: the choice, the reason and every candidate."""
         from augment.io import json_safe
@@ -282,7 +286,7 @@ class Augmenter(BaseEstimator):
             warnings.warn(f"Augmenter returns the real rows unchanged: {report.reason}", UserWarning,
                           stacklevel=2)
             return X_in, np.asarray(y_in)
-        chosen = next(c for c in report.candidates if c.name == report.chosen)
+        chosen = report.candidate(report.chosen)
         if isinstance(self.generator, Generator):
             self.generators_ = {self.generator.name: self.generator}
         else:
@@ -301,8 +305,7 @@ class Augmenter(BaseEstimator):
         X, y = self._check(X, y)
         report = self._select(X, y, time.perf_counter())
         if report.helps:
-            chosen = next(c for c in report.candidates if c.name == report.chosen)
-            report.counts = self._counts(y, chosen.amount)
+            report.counts = self._counts(y, report.amount)
         return report
 
     def _check_splits(self, y: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -383,7 +386,8 @@ class Augmenter(BaseEstimator):
         if not helpful:
             return self._unchanged(started, f"no candidate raised held-out macro-F1 beyond its "
                                    f"noise (best: {best.name}, change {best.delta:+.4f}, lower "
-                                   f"{self.confidence:.0%} bound {best.low:+.4f})", candidates, len(splits))
+                                   f"{self.confidence:.0%} bound {best.low:+.4f})", candidates,
+                                   len(splits), best.name)
         chosen = max(helpful, key=lambda c: (c.delta, c.low))
         return AugmenterReport(
             chosen=chosen.name, counts={}, candidates=candidates, folds=len(splits), refits=self.refits,
@@ -428,10 +432,9 @@ class Augmenter(BaseEstimator):
             new[:, scored] = pred
         return self._candidate(gaining, best.amount, codes, base, new, rows)
 
-    def _unchanged(self, started: float, reason: str, candidates: list[Candidate], folds: int = 0
-                   ) -> AugmenterReport:
-        """Do no harm: the report of "real rows only" and why."""
-        best = max(candidates, key=lambda c: c.delta).name if candidates else ""
+    def _unchanged(self, started: float, reason: str, candidates: list[Candidate], folds: int = 0,
+                   best: str = "") -> AugmenterReport:
+        """Do no harm: the report of "real rows only" and why (`best`: the closest candidate)."""
         return AugmenterReport(REAL_ONLY, reason, {}, candidates, folds, self.refits,
                                self.confidence, round(time.perf_counter() - started, 2), best=best)
 
@@ -465,6 +468,8 @@ def select_amount(model: Any, real: tuple[Any, Any], holdout: tuple[Any, Any], s
     split = [(np.arange(n), np.arange(n, len(y)))]
     aug = Augmenter(generator=model, sampling_strategy="search", seed=seed, classifier=classifier,
                     cv=split, refits=refits, confidence=confidence)
-    report = aug.select(X, y)
-    report.counts = {} if report.amount is None else aug._counts(np.asarray(y_real), report.amount)
+    X, y = aug._check(X, y)
+    report = aug._select(X, y, time.perf_counter())
+    if report.helps:  # the rows to add to the training rows, not to training + holdout
+        report.counts = aug._counts(np.asarray(y_real), report.amount)
     return report

@@ -42,24 +42,23 @@ def requested_counts(dataset: str, params: dict, train_counts: dict) -> dict:
     return policy_counts(train_counts, sp.policy, sp.ratio, sp.counts)
 
 
-def auto_counts(ws: Workspace, dataset: str, model: Any, seed: int, train_counts: dict
+def auto_counts(model: Any, train: Any, val: Any, seed: int, train_counts: dict
                 ) -> tuple[dict, dict]:
-    """(rows per class, selection.json payload) of the auto policy for one trained model:
-    the chosen amount, else the one that came closest (the payload says it does not help)."""
+    """(rows per class, selection.json payload) of the auto policy for one trained model
+    and the train / val splits: the chosen amount, else the one that came closest (the
+    payload says it does not help)."""
     from augment.augmenter import select_amount
 
-    train = read_split(ws.split(dataset, "train"))
-    val = read_split(ws.split(dataset, "val"))
     report = select_amount(model, (train.X, train.y), (val.X, val.y), seed=seed)
-    name = report.chosen if report.helps else report.best
-    amount = next(c.amount for c in report.candidates if c.name == name)
+    amount = report.amount if report.helps else report.candidate(report.best).amount
     return strategy_counts(train_counts, amount), report.to_dict()
 
 
-def filtered(ws: Workspace, dataset: str, model: Any, counts: dict, seed: int, params: dict
+def filtered(model: Any, counts: dict, seed: int, params: dict, splits: tuple | None
              ) -> tuple[Any, np.ndarray, dict | None, tuple | None]:
     """(X, y, filters.json payload, (dropped X, dropped y)) of the request; the generator's
-    own draw and None, None when every filter is off."""
+    own draw and None, None when every filter is off. `splits`: the (train, val) splits the
+    filters are calibrated on (None only when every filter is off)."""
     from augment.validate.filters import (
         build_filters,
         filter_sample,
@@ -72,8 +71,7 @@ def filtered(ws: Workspace, dataset: str, model: Any, counts: dict, seed: int, p
     if not config.enabled:
         X, y = model.sample(counts, seed=seed)
         return X, y, None, None
-    train = read_split(ws.split(dataset, "train"))
-    val = read_split(ws.split(dataset, "val"))
+    train, val = splits
     filters = fit_filters(build_filters(config, model, generator_params(params, "vae")),
                           LabelledData(train.X, train.y), LabelledData(val.X, val.y))
     X, y, summary, dropped = filter_sample(model, counts, seed, filters, config, strict=False)
@@ -91,25 +89,28 @@ def sample(ws: Workspace, dataset: str, generator: str, params: dict) -> str:
     model = load_generator(ws.model(dataset, generator))
     train_counts = dict(zip(model.classes_, model.info_.class_counts, strict=True))
     sp = sample_params(params, dataset)
+    splits = None  # read once, for the auto policy and the filters alike
+    if sp.policy == "auto" or filter_params(params).enabled:
+        splits = read_split(ws.split(dataset, "train")), read_split(ws.split(dataset, "val"))
     selection = None
     if sp.policy == "auto":
-        counts, selection = auto_counts(ws, dataset, model, sp.seed, train_counts)
+        counts, selection = auto_counts(model, *splits, sp.seed, train_counts)
     else:
         counts = requested_counts(dataset, params, train_counts)
-    X, y, report, dropped = filtered(ws, dataset, model, counts, sp.seed, params)
+    X, y, report, dropped = filtered(model, counts, sp.seed, params, splits)
     out = ws.synthetic(dataset, generator)
     with atomic_dir(out, "synthetic") as tmp:
         write_samples(tmp, X, y, model.target_, counts, report, dropped)
         if selection is not None:
             write_json(tmp / SELECTION_FILE, selection)
     note = ""
+    if report is not None:
+        drawn, lost = sum(report["drawn"].values()), sum(report["dropped"].values())
+        note = f" (filters dropped {lost} of {drawn} drawn, {lost / drawn:.1%})" if drawn else ""
     if selection is not None:
         note += (f"; auto chose {selection['chosen']}" if selection["helps"] else
                  f"; auto: no amount helps beyond noise (closest: {selection['best']}), not "
                  "to be published")
-    if report is not None:
-        drawn, lost = sum(report["drawn"].values()), sum(report["dropped"].values())
-        note = (f" (filters dropped {lost} of {drawn} drawn, {lost / drawn:.1%})" if drawn else "") + note
     return f"sampled {len(y)} rows from {generator} for {dataset}{note} -> {out}"
 
 
