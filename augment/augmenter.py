@@ -34,13 +34,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, clone
-from sklearn.model_selection import StratifiedKFold
+from sklearn.model_selection import StratifiedKFold, StratifiedShuffleSplit
 
 from augment.data.schema import to_python
 from augment.errors import ConfigError, DataError
 from augment.sampling import SEARCH_AMOUNTS, NoRowsError, strategy_counts
 from augment.validate.compare import CONFIDENCE, paired_macro_f1, refit_candidates
 
+AUTO_FOLDS = 3  # cv="auto" below LARGE_ROWS rows
+LARGE_ROWS = 5000  # from here cv="auto" is one split: 1 generator fit per family, not 3
+HOLDOUT = 0.2  # the scored share of that split (1,000+ rows)
 AUTO_EXCLUDED = ("translation",)  # maps a class onto another: not a sampler of a class
 REAL_ONLY = "real rows only"
 
@@ -133,7 +136,11 @@ class Augmenter(BaseEstimator):
         seed: every fold split, generator, classifier and bootstrap seed derives from it.
         classifier: the scoring classifier (an unfitted scikit-learn estimator, cloned);
             None = the gate's (HistGradientBoosting on tables, a forest on images).
-        cv: stratified folds of the selection (>= 2).
+        cv: "auto" (AUTO_FOLDS stratified folds below LARGE_ROWS rows, else one stratified
+            split scoring HOLDOUT of them: the cost is one generator fit per family and
+            split, and a large table's one split already scores thousands of rows), the
+            number of stratified folds (>= 2), a scikit-learn splitter or (fitted rows,
+            scored rows) index pairs.
         refits: classifier refits per fold on bootstrapped rows (0: one plain fit).
         confidence: one-sided confidence a candidate's gain must hold at.
         generator_params: {family: hyperparameters} for `get_generator`.
@@ -142,7 +149,7 @@ class Augmenter(BaseEstimator):
     """
 
     def __init__(self, generator: Any = "auto", sampling_strategy: Any = "auto", seed: int = 0,
-                 classifier: Any = None, cv: int = 3, refits: int = 3,
+                 classifier: Any = None, cv: Any = "auto", refits: int = 3,
                  confidence: float = CONFIDENCE, generator_params: dict | None = None,
                  image_shape: tuple[int, ...] | None = None) -> None:
         self.generator = generator
@@ -184,7 +191,7 @@ class Augmenter(BaseEstimator):
         if y.ndim != 1 or len(y) != len(X):
             raise DataError(f"y must be one label per row of X: {len(X)} rows, labels of shape {y.shape}")
         if isinstance(self.cv, bool) or (isinstance(self.cv, int) and self.cv < 2):
-            raise ConfigError(f"cv must be an integer >= 2, a scikit-learn splitter or "
+            raise ConfigError(f"cv must be 'auto', an integer >= 2, a scikit-learn splitter or "
                               f"(fitted rows, scored rows) index pairs, got {self.cv!r}")
         if not isinstance(self.refits, int) or isinstance(self.refits, bool) or self.refits < 0:
             raise ConfigError(f"refits must be an integer >= 0, got {self.refits!r}")
@@ -315,20 +322,19 @@ class Augmenter(BaseEstimator):
         from augment.generators.base import Generator
 
         classes, counts = np.unique(y, return_counts=True)
+        if isinstance(self.cv, str) and self.cv == "auto":
+            if len(y) < LARGE_ROWS:
+                return self._stratified_folds(y, AUTO_FOLDS, classes, counts)
+            split = StratifiedShuffleSplit(1, test_size=HOLDOUT, random_state=self._seed(0))
+            return list(split.split(np.zeros(len(y)), y))
         if isinstance(self.cv, int):
-            few = {to_python(c): int(n) for c, n in zip(classes, counts, strict=True) if n < 2 * self.cv}
-            if few:
-                raise DataError(f"classes with fewer than {2 * self.cv} rows: {few}; each of the "
-                                f"{self.cv} selection folds needs 2 rows of every class to fit a "
-                                "generator on the others (lower cv)")
-            return list(StratifiedKFold(self.cv, shuffle=True, random_state=self._seed(0))
-                        .split(np.zeros(len(y)), y))
+            return self._stratified_folds(y, self.cv, classes, counts)
         try:
             pairs = self.cv.split(np.zeros(len(y)), y) if hasattr(self.cv, "split") else self.cv
             splits = [(np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)) for a, b in pairs]
         except (TypeError, ValueError) as err:
-            raise ConfigError(f"cv must be an integer >= 2, a scikit-learn splitter or (fitted "
-                              f"rows, scored rows) index pairs: {err}") from err
+            raise ConfigError(f"cv must be 'auto', an integer >= 2, a scikit-learn splitter or "
+                              f"(fitted rows, scored rows) index pairs: {err}") from err
         fitted_model = isinstance(self.generator, Generator)
         for k, (fit, scored) in enumerate(splits):
             if not len(fit) or not len(scored) or min(fit.min(), scored.min()) < 0 \
@@ -342,6 +348,16 @@ class Augmenter(BaseEstimator):
         if not splits:
             raise ConfigError("cv gave no splits")
         return splits
+
+    def _stratified_folds(self, y: np.ndarray, folds: int, classes: np.ndarray,
+                          counts: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        few = {to_python(c): int(n) for c, n in zip(classes, counts, strict=True) if n < 2 * folds}
+        if few:
+            raise DataError(f"classes with fewer than {2 * folds} rows: {few}; each of the "
+                            f"{folds} selection folds needs 2 rows of every class to fit a "
+                            "generator on the others (lower cv)")
+        return list(StratifiedKFold(folds, shuffle=True, random_state=self._seed(0))
+                    .split(np.zeros(len(y)), y))
 
     def _select(self, X: Any, y: np.ndarray, started: float) -> AugmenterReport:
         """Steps 1-3 of the module docstring on checked inputs: the report of the choice."""

@@ -2,7 +2,7 @@
 beat SMOTE?
 
     python -m bench.augmenter [--tasks digits digits-lowdata breast_cancer-thinned
-        adult adult-half] [--seeds 0 1 2] [--generators ...] [--search]
+        adult adult-half] [--seeds 0 1 2] [--generators ...] [--search] [--models DIR]
 
 Tasks (bench/downstream.py's splits):
 - digits: classes 5-9 thinned to 10% of their training rows, full balance.
@@ -16,7 +16,11 @@ classifiers; the split is fixed): real only, real + SMOTE, real + each family at
 task's amount, and real + `Augmenter(generator="auto")` at the task's amount (or
 `sampling_strategy="search"` with --search). Macro-F1 on the real test split with the
 task's classifiers; mean and sd over seeds. The Augmenter's selection time is reported
-beside its gain. Writes bench/results/augmenter.json.
+beside its gain. Writes bench/results/augmenter.json after each task.
+
+--models DIR saves each family's fit (per training set and seed) and reuses it when it is
+there: adult and adult-half train on the same rows, so their families are fitted once
+(fit_s then lists only the fits made in this run).
 """
 
 from __future__ import annotations
@@ -32,8 +36,9 @@ import numpy as np
 from augment.augmenter import Augmenter
 from augment.data import make_dataset, thin_classes
 from augment.downstream import compare, training_sets
-from augment.generators import get_generator
+from augment.generators import get_generator, load_generator
 from augment.sampling import strategy_counts
+from augment.workspace import MODEL_CONFIG_FILE
 from bench.common import breast_cancer_split, machine
 from bench.downstream import scenario
 
@@ -54,8 +59,23 @@ def task(name: str):
     return scenario(name)
 
 
-def run(name: str, seeds: list[int], families: list[str], search: bool) -> dict:
+def fitted(family: str, seed: int, X, y, models: Path | None, data: str):
+    """(generator fitted on (X, y), fit seconds or None when loaded from `models`)."""
+    folder = models / f"{data}-{family}-seed{seed}" if models else None
+    if folder and (folder / MODEL_CONFIG_FILE).is_file():
+        return load_generator(folder), None
+    start = time.perf_counter()
+    gen = get_generator(family, progress="never", seed=seed).fit(X, y)
+    seconds = round(time.perf_counter() - start, 1)
+    if folder:
+        gen.save(folder)
+    return gen, seconds
+
+
+def run(name: str, seeds: list[int], families: list[str], search: bool,
+        models: Path | None = None) -> dict:
     X, y, X_te, y_te, classifiers, amount = task(name)
+    data = name.removesuffix("-half")  # the training rows a task uses
     labels, numbers = np.unique(y, return_counts=True)
     counts = strategy_counts(dict(zip(labels.tolist(), numbers.tolist(), strict=True)), amount)
     per_seed: dict[str, dict[str, list[float]]] = {}
@@ -64,10 +84,10 @@ def run(name: str, seeds: list[int], families: list[str], search: bool) -> dict:
     for seed in seeds:
         synthetic = {}
         for family in families:
-            start = time.perf_counter()
-            gen = get_generator(family, progress="never", seed=seed).fit(X, y)
+            gen, seconds = fitted(family, seed, X, y, models, data)
             synthetic[family] = gen.sample(counts, seed=seed + 1)
-            timing.setdefault(family, []).append(round(time.perf_counter() - start, 1))
+            if seconds is not None:
+                timing.setdefault(family, []).append(seconds)
         aug = Augmenter(generator=list(families), sampling_strategy="search" if search else amount,
                         seed=seed)
         start = time.perf_counter()
@@ -107,11 +127,12 @@ def main() -> None:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--generators", nargs="+", default=list(FAMILIES))
     parser.add_argument("--search", action="store_true", help='sampling_strategy="search"')
+    parser.add_argument("--models", type=Path, help="save and reuse the families' fits here")
     args = parser.parse_args()
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     for name in args.tasks:  # tasks not run keep their earlier figures
         key = f"{name}/search" if args.search else name
-        results[key] = run(name, args.seeds, args.generators, args.search)
+        results[key] = run(name, args.seeds, args.generators, args.search, args.models)
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         RESULTS.write_text(json.dumps(results, indent=2))
     print(f"wrote {RESULTS}")

@@ -121,6 +121,7 @@ def test_a_fitted_model_and_flat_images():
     ({"cv": [(np.arange(500), np.arange(500, 601))]}, None, None, DataError, "cv split 0: .* indices"),
     ({"cv": [(np.arange(10), np.arange(10, 600))]}, None, None, DataError, "no fitted rows"),
     ({"cv": []}, None, None, ConfigError, "no splits"),
+    ({"cv": "folds"}, None, None, ConfigError, "cv must be 'auto'"),
     ({"confidence": 1.0}, None, None, ConfigError, "confidence must be"),
     ({"generator_params": {"vea": {}}}, None, None, ConfigError, "unknown families"),
     ({}, None, np.r_[np.zeros(595), np.ones(5)], DataError, "fewer than 6 rows"),
@@ -131,3 +132,22 @@ def test_bad_input_names_the_problem(kw, X, y, error, match):
     X0, y0 = imbalanced()
     with pytest.raises(error, match=match):
         augmenter(**kw).fit_resample(X0 if X is None else X, y0 if y is None else y)
+
+
+def test_auto_cv_follows_the_table_size():
+    """cv="auto": AUTO_FOLDS stratified folds on a small table, one stratified split
+    scoring HOLDOUT of the rows on a large one (one generator fit per family)."""
+    from augment.augmenter import AUTO_FOLDS, HOLDOUT, LARGE_ROWS
+
+    for n, splits in ((600, AUTO_FOLDS), (LARGE_ROWS, 1)):
+        y = np.r_[np.zeros(n - n // 5), np.ones(n // 5)]
+        folds = Augmenter(seed=3)._check_splits(y)
+        assert len(folds) == splits
+        scored = np.concatenate([s for _, s in folds])
+        assert len(np.unique(scored)) == len(scored)  # every row scored at most once
+        if splits == 1:
+            fit, scored = folds[0]
+            assert len(scored) == round(HOLDOUT * n) and not set(fit) & set(scored)
+            assert y[scored].mean() == pytest.approx(0.2, abs=0.01)  # stratified
+        else:
+            assert len(scored) == n
