@@ -49,16 +49,21 @@ def export(out: Path, families: list[str], models: Path | None, seed: int) -> No
         X_syn, y_syn = gen.sample(counts, seed=seed + 1)
         X_syn[X_tr.columns].assign(**{TARGET: y_syn}).to_csv(out / f"{family}.csv", index=False)
         timing[family] = fit_s
-        print(f"  {family}: {len(y_syn)} rows (fit {fit_s if fit_s is not None else 'loaded'} s)",
-              flush=True)
+        fit = f"fit {fit_s} s" if fit_s is not None else f"loaded from {models}"
+        print(f"  {family}: {len(y_syn)} rows ({fit})", flush=True)
     (out / "export.json").write_text(json.dumps({"seed": seed, "fit_s": timing, "counts": counts}))
 
 
 def score(data: Path) -> None:
     """QualityReport of holdout.csv and every family's CSV against train.csv."""
+    import warnings
+
     import pandas as pd
     import sdmetrics
-    from sdmetrics.reports.single_table import QualityReport
+
+    with warnings.catch_warnings():  # 0.32 calls the single-table report deprecated; the
+        warnings.simplefilter("ignore", FutureWarning)  # unified one takes the same metrics
+        from sdmetrics.reports.single_table import QualityReport
 
     real = pd.read_csv(data / "train.csv")
     metadata = {"columns": {c: {"sdtype": "numerical" if pd.api.types.is_numeric_dtype(real[c])
@@ -71,10 +76,12 @@ def score(data: Path) -> None:
         report = QualityReport()
         report.generate(real, rows[real.columns], metadata, verbose=False)
         properties = report.get_properties().set_index("Property")["Score"]
+        details = report.get_details("Column Shapes").set_index("Column")["Score"]
         scores[name] = {"column_shapes": round(float(properties["Column Shapes"]), 4),
                         "column_pair_trends": round(float(properties["Column Pair Trends"]), 4),
                         "overall": round(float(report.get_score()), 4), "rows": len(rows),
-                        "report_s": round(time.perf_counter() - start, 1)}
+                        "report_s": round(time.perf_counter() - start, 1),
+                        "shapes_by_column": {c: round(float(v), 4) for c, v in details.items()}}
         print(f"  {name}: shapes {scores[name]['column_shapes']:.4f}, pair trends "
               f"{scores[name]['column_pair_trends']:.4f}", flush=True)
     results = {"adult": scores, "seed": exported["seed"], "fit_s": exported["fit_s"],
