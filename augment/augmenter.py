@@ -325,6 +325,8 @@ class Augmenter(BaseEstimator):
         if isinstance(self.cv, str) and self.cv == "auto":
             if len(y) < LARGE_ROWS:
                 return self._stratified_folds(y, AUTO_FOLDS, classes, counts)
+            self._check_class_sizes(classes, counts, 2, "the selection split needs a fitted "
+                                    "and a scored row of every class")
             split = StratifiedShuffleSplit(1, test_size=HOLDOUT, random_state=self._seed(0))
             return list(split.split(np.zeros(len(y)), y))
         if isinstance(self.cv, int):
@@ -349,13 +351,17 @@ class Augmenter(BaseEstimator):
             raise ConfigError("cv gave no splits")
         return splits
 
+    @staticmethod
+    def _check_class_sizes(classes: np.ndarray, counts: np.ndarray, need: int, why: str) -> None:
+        few = {to_python(c): int(n) for c, n in zip(classes, counts, strict=True) if n < need}
+        if few:
+            raise DataError(f"classes with fewer than {need} rows: {few}; {why}")
+
     def _stratified_folds(self, y: np.ndarray, folds: int, classes: np.ndarray,
                           counts: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-        few = {to_python(c): int(n) for c, n in zip(classes, counts, strict=True) if n < 2 * folds}
-        if few:
-            raise DataError(f"classes with fewer than {2 * folds} rows: {few}; each of the "
-                            f"{folds} selection folds needs 2 rows of every class to fit a "
-                            "generator on the others (lower cv)")
+        self._check_class_sizes(classes, counts, 2 * folds, f"each of the {folds} selection "
+                                "folds needs 2 rows of every class to fit a generator on the "
+                                "others (lower cv)")
         return list(StratifiedKFold(folds, shuffle=True, random_state=self._seed(0))
                     .split(np.zeros(len(y)), y))
 

@@ -36,11 +36,10 @@ import numpy as np
 from augment.augmenter import Augmenter
 from augment.data import make_dataset, thin_classes
 from augment.downstream import compare, training_sets
-from augment.generators import get_generator, load_generator
 from augment.sampling import strategy_counts
-from augment.workspace import MODEL_CONFIG_FILE
 from bench.common import breast_cancer_split, machine
-from bench.downstream import scenario
+from bench.downstream import fitted as downstream_fitted
+from bench.downstream import saved, scenario
 
 RESULTS = Path(__file__).parent / "results" / "augmenter.json"
 TASKS = ("digits", "digits-lowdata", "breast_cancer-thinned", "adult", "adult-half")
@@ -60,16 +59,13 @@ def task(name: str):
 
 
 def fitted(family: str, seed: int, X, y, models: Path | None, data: str):
-    """(generator fitted on (X, y), fit seconds or None when loaded from `models`)."""
-    folder = models / f"{data}-{family}-seed{seed}" if models else None
-    if folder and (folder / MODEL_CONFIG_FILE).is_file():
-        return load_generator(folder), None
+    """(generator fitted on (X, y) with `seed`, its fit seconds; None when bench.downstream's
+    `fitted` loaded it from `models`)."""
+    key = f"{data}-seed{seed}"
+    loaded = saved(models, key, family) is not None
     start = time.perf_counter()
-    gen = get_generator(family, progress="never", seed=seed).fit(X, y)
-    seconds = round(time.perf_counter() - start, 1)
-    if folder:
-        gen.save(folder)
-    return gen, seconds
+    gen = downstream_fitted(family, {family: {"seed": seed}}, X, y, models, key)
+    return gen, None if loaded else round(time.perf_counter() - start, 1)
 
 
 def run(name: str, seeds: list[int], families: list[str], search: bool,

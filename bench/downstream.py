@@ -57,10 +57,16 @@ def scenario(name: str):
     return X_tr, y_tr, X_te, y_te, ["random_forest", "hist_gradient_boosting"], ("balance", 1.0)
 
 
+def saved(models: Path | None, key: str, name: str) -> Path | None:
+    """Where `fitted` keeps generator `name` of `key`, when it is saved there."""
+    folder = models / f"{key}-{name}" if models else None
+    return folder if folder and (folder / MODEL_CONFIG_FILE).is_file() else None
+
+
 def fitted(name: str, params: dict, X, y, models: Path | None, key: str):
     """A generator fitted on (X, y), reused from `models`/<key>-<name> when saved there."""
     folder = models / f"{key}-{name}" if models else None
-    if folder and (folder / MODEL_CONFIG_FILE).is_file():
+    if saved(models, key, name):
         return load_generator(folder)
     gen = get_generator(name, progress="never", **params.get(name, {})).fit(X, y)
     if folder:

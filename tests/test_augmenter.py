@@ -151,3 +151,7 @@ def test_auto_cv_follows_the_table_size():
             assert y[scored].mean() == pytest.approx(0.2, abs=0.01)  # stratified
         else:
             assert len(scored) == n
+
+    big = np.r_[np.zeros(LARGE_ROWS), [1.0]]  # one row of class 1 in a large table
+    with pytest.raises(DataError, match=r"fewer than 2 rows: \{1.0: 1\}"):
+        Augmenter()._check_splits(big)
