@@ -23,8 +23,10 @@ chromium:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
+# -n auto: one pytest-xdist worker per core (tests/conftest.py splits torch threads between
+# them); --dist loadfile keeps a file's tests on one worker, in order, sharing its fixtures.
 test: $(STAMP) chromium
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -20,6 +20,20 @@ LENIENT_GATE = {"max_detection_auc": 1.0, "min_dcr_ratio": 0.0, "utility_toleran
 SLOW_ENV = "AUGMENT_SLOW_TESTS"  # =1 runs the tests marked slow (.ci/run sets it)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist (`make test` runs `-n auto`), the workers share the cores: each
+    worker and every process it starts (dvc stages, CLI runs) takes its share of torch
+    threads through AUGMENT_PARALLEL_TASKS (augment/threads.py), not all of them."""
+    workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
+    if workers and "AUGMENT_THREADS" not in os.environ:
+        os.environ["AUGMENT_PARALLEL_TASKS"] = workers
+        import torch
+
+        from augment.threads import task_threads
+
+        torch.set_num_threads(task_threads())
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Skip the `slow` end-to-end tests unless AUGMENT_SLOW_TESTS=1 or a -m expression
     picks tests by mark: `make test` stays quick, CI runs everything."""

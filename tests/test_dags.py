@@ -215,6 +215,7 @@ def test_tiny_run_publishes_and_versions_breast_cancer(airflow_home):
     assert int(loaded.synthetic.sum()) == manifest["rows"]["synthetic"]
 
 
+@pytest.mark.slow
 def test_tiny_run_publishes_digits_folder(airflow_home):
     ws = workspace(airflow_home / "digits")
     conf = {"dataset": "digits", "profile": "tiny", "workspace": str(ws),

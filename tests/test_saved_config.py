@@ -15,6 +15,7 @@ import torch
 
 from augment.errors import ModelError, OutputExistsError
 from augment.generators import available_generators, generator_class, get_generator, load_generator
+from augment.generators.base import table_min_steps
 
 TINY = {"epochs": 1, "min_steps": 0, "batch_size": 16, "progress": "never"}
 # Per family, new defaults that would change a saved model if it were rebuilt from its
@@ -102,8 +103,11 @@ def test_data_dependent_defaults_are_resolved_and_saved(mixed_table, tiny_images
                                                         monkeypatch):
     monkeypatch.setattr(generator_class("diffusion"), "TABLE_MIN_STEPS", 40)
     table = get_generator("diffusion", **{**TINY, "min_steps": None}).fit(*mixed_table)
-    # 240 rows at batch size 16: 15 steps per epoch, so 40 steps take 3 epochs.
-    assert table.resolved_ == {"min_steps": 40, "epochs": 3, "guidance_scale": 2.0}
+    # 240 rows, smaller than breast_cancer's matrix: a share of the 40 steps, at batch
+    # size 16 (15 steps per epoch) 2 epochs.
+    steps = table_min_steps(40, 240, table.info_.dim)
+    assert 10 <= steps < 40
+    assert table.resolved_ == {"min_steps": steps, "epochs": 2, "guidance_scale": 2.0}
     table.save(tmp_path / "table")
     # A later change of the rule does not reach the saved model: it keeps its 2.0.
     monkeypatch.setattr(generator_class("diffusion"), "_resolve",
@@ -115,6 +119,15 @@ def test_data_dependent_defaults_are_resolved_and_saved(mixed_table, tiny_images
     saved = json.loads((images.save(tmp_path / "m") / "config.json").read_text())
     assert saved["config"]["guidance_scale"] is None and saved["config"]["min_steps"] is None
     assert saved["resolved"] == images.resolved_
+
+
+def test_the_table_step_minimum_follows_rows_and_width():
+    """Full minimum from breast_cancer's 398 x 30 matrix up, a share below, a quarter
+    at least; it grows with rows and with width."""
+    assert table_min_steps(1000, 398, 30) == 998 and table_min_steps(1000, 22_792, 108) == 1000
+    assert table_min_steps(1000, 105, 4) == table_min_steps(1000, 10, 1) == 250
+    assert table_min_steps(1000, 200, 30) < table_min_steps(1000, 300, 30) < 1000
+    assert table_min_steps(1000, 300, 20) < table_min_steps(1000, 300, 30)
 
 
 def test_checkpoint_not_resumed_when_a_default_changed(mixed_table, tmp_path, monkeypatch):

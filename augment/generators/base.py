@@ -72,6 +72,10 @@ MAX_LOG_LINES = 20  # epoch summaries logged per fit when no progress bar is dra
 # (digits diffusion, 5 fit seeds: warm macro-F1 0.9473 without the ramp, 0.9484 with it,
 # gate passed 2/5 and 3/5 times; bench/results/transfer.json).
 WARM_LR_RAMP = 0.2
+# Tables below BUDGET_CELLS encoded cells (rows x width) get a share of the family's step
+# minimum, at least BUDGET_FLOOR of it (`table_min_steps`).
+BUDGET_CELLS = 12_000
+BUDGET_FLOOR = 0.25
 # Config fields that say how to run a fit, not what to learn: a checkpoint may be resumed
 # with other values of these.
 RUN_OPTIONS = frozenset({"device", "checkpoint_every", "progress"})
@@ -152,6 +156,19 @@ def _augment_version() -> str:
         return version("augment")
     except PackageNotFoundError:
         return "unknown"
+
+
+def table_min_steps(family_steps: int, rows: int, width: int) -> int:
+    """The default step minimum of a table of `rows` rows encoded `width` wide: the
+    family's TABLE_MIN_STEPS (tuned on breast_cancer's 398 x 30 training matrix,
+    BUDGET_CELLS) times sqrt(rows * width / BUDGET_CELLS), between BUDGET_FLOOR and 1.
+
+    A smaller table has less to learn: iris (105 x 4) trains a quarter of the steps.
+    Larger tables keep the full minimum, and their epochs soon exceed it anyway.
+    bench/fit_cost.py measures the fit times and TSTR it gives.
+    """
+    share = min(1.0, max(BUDGET_FLOOR, math.sqrt(rows * width / BUDGET_CELLS)))
+    return math.ceil(family_steps * share)
 
 
 class Generator(ABC):
@@ -402,7 +419,8 @@ class Generator(ABC):
         start trains `warm_share` of both (and records the share)."""
         min_steps = self.config.min_steps
         if min_steps is None:
-            min_steps = self.TABLE_MIN_STEPS if self.info_.modality == "table" else self.IMAGE_MIN_STEPS
+            min_steps = (table_min_steps(self.TABLE_MIN_STEPS, rows, self.info_.dim)
+                         if self.info_.modality == "table" else self.IMAGE_MIN_STEPS)
         steps_per_epoch = rows // min(self.config.batch_size, rows)
         epochs = max(self.config.epochs, -(-min_steps // steps_per_epoch))
         if not warm:

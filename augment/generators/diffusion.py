@@ -108,7 +108,8 @@ class DiffusionGenerator(Generator):
             net = UNet(info.image_shape[0], info.n_classes, channels=c.channels, emb_dim=c.emb_dim)
             self.clip_ = (-1.0, 1.0)
         self.modules_ = {"denoiser": net, "ema": EMA(net, c.ema_decay)}
-        self.optimizers_ = {"denoiser": torch.optim.AdamW(net.parameters(), lr=c.lr)}
+        # fused: one kernel per update (torch's CPU default loops over tensors in Python)
+        self.optimizers_ = {"denoiser": torch.optim.AdamW(net.parameters(), lr=c.lr, fused=True)}
         self.scheduler_ = NoiseScheduler(c.num_timesteps, c.schedule)
         self.null_label_ = info.n_classes
         self.guidance_ = float(self.resolved_["guidance_scale"])

@@ -133,10 +133,12 @@ class EMA(nn.Module):
         when training is short.
         """
         d = min(self.decay, (1.0 + updates) / (10.0 + updates))
-        for mine, theirs in zip(self.net.parameters(), live.parameters(), strict=True):
-            mine.lerp_(theirs, 1.0 - d)
-        for mine, theirs in zip(self.net.buffers(), live.buffers(), strict=True):
-            mine.copy_(theirs)
+        mine, theirs = list(self.net.parameters()), list(live.parameters())
+        if len(mine) != len(theirs):
+            raise ValueError("EMA.update: the live network has other parameters than the average")
+        torch._foreach_lerp_(mine, theirs, 1.0 - d)  # one call, not a Python loop per tensor
+        for mine_buffer, their_buffer in zip(self.net.buffers(), live.buffers(), strict=True):
+            mine_buffer.copy_(their_buffer)
 
     def forward(self, *args: torch.Tensor) -> torch.Tensor:
         return self.net(*args)

@@ -252,7 +252,7 @@ class VAEGenerator(Generator):
         params = [p for p in module_parameters(self.modules_, "encoder", "decoder")
                   if p.requires_grad]
         self.optimizers_ = {
-            "vae": torch.optim.Adam(params, lr=c.lr, weight_decay=c.weight_decay)
+            "vae": torch.optim.Adam(params, lr=c.lr, weight_decay=c.weight_decay, fused=True)
         }
 
     def _layouts(self, info: DataInfo, dims: list, classes: list) -> dict[str, list]:
