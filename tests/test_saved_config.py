@@ -107,8 +107,7 @@ def test_data_dependent_defaults_are_resolved_and_saved(mixed_table, tiny_images
     # size 16 (15 steps per epoch) 2 epochs.
     steps = table_min_steps(40, 240, table.info_.dim)
     assert 10 <= steps < 40
-    assert table.resolved_ == {"min_steps": steps, "epochs": 2, "guidance_scale": 2.0,
-                               "ddim_steps": 10}
+    assert table.resolved_ == {"min_steps": steps, "epochs": 2, "guidance_scale": 2.0}
     table.save(tmp_path / "table")
     # A later change of the rule does not reach the saved model: it keeps its 2.0.
     monkeypatch.setattr(generator_class("diffusion"), "_resolve",
@@ -116,27 +115,10 @@ def test_data_dependent_defaults_are_resolved_and_saved(mixed_table, tiny_images
     assert load_generator(tmp_path / "table").guidance_ == 2.0
     monkeypatch.undo()
     images = get_generator("diffusion", **{**TINY, "min_steps": None}).fit(*tiny_images)
-    assert images.resolved_ == {"min_steps": 0, "epochs": 1, "guidance_scale": 1.0, "ddim_steps": 25}
+    assert images.resolved_ == {"min_steps": 0, "epochs": 1, "guidance_scale": 1.0}
     saved = json.loads((images.save(tmp_path / "m") / "config.json").read_text())
     assert saved["config"]["guidance_scale"] is None and saved["config"]["min_steps"] is None
-    assert saved["config"]["ddim_steps"] is None
     assert saved["resolved"] == images.resolved_
-
-
-def test_a_diffusion_model_saved_before_resolved_ddim_steps_keeps_its_steps(mixed_table, tmp_path):
-    """config.json of an older model: ddim_steps 25 in its config, none in resolved. It
-    samples with its 25 steps, not the newer table default of 10."""
-    model = get_generator("diffusion", **TINY, num_timesteps=50).fit(*mixed_table)
-    folder = model.save(tmp_path / "old")
-    config = json.loads((folder / "config.json").read_text())
-    config["config"]["ddim_steps"] = 25
-    del config["resolved"]["ddim_steps"]
-    (folder / "config.json").write_text(json.dumps(config))
-    old = load_generator(folder)
-    old.sample({"major": 4}, seed=0)
-    assert len(old.scheduler_.timesteps) == 25
-    model.sample({"major": 4}, seed=0)
-    assert len(model.scheduler_.timesteps) == 10
 
 
 def test_the_table_step_minimum_follows_rows_and_width():

@@ -47,10 +47,6 @@ class DiffusionGenerator(Generator):
     # breast_cancer (398 training rows, 3 steps per epoch): diffusion failed the gate at
     # 240 and 1000 steps and passed at 4000 (bench/results/gate_catch*.json).
     TABLE_MIN_STEPS = 4000
-    # Adult, 3 fits, CFG 2.0, TSTR / rows per second: 25 steps 0.768 / 6.5k, 10 steps
-    # 0.766 / 17k, 8 steps 0.765 / 20k (README, #19). Digits images keep 25 (566 images/s).
-    TABLE_DDIM_STEPS = 10
-    IMAGE_DDIM_STEPS = 25
 
     @dataclass(frozen=True)
     class Config(BaseConfig):
@@ -59,9 +55,7 @@ class DiffusionGenerator(Generator):
         lr: float = 2e-3
         num_timesteps: int = 1000  # training steps T of the noise process
         schedule: Literal["linear", "cosine"] = "cosine"
-        # sampling steps (<= num_timesteps). None: TABLE_DDIM_STEPS for tables,
-        # IMAGE_DDIM_STEPS for images.
-        ddim_steps: int | None = None
+        ddim_steps: int = 25  # sampling steps (<= num_timesteps)
         # None: 2.0 for tables (1.0 when label_dropout is 0), 1.0 for images. A scale
         # other than 1 doubles the sampling cost (conditional + unconditional passes).
         guidance_scale: float | None = None
@@ -84,7 +78,7 @@ class DiffusionGenerator(Generator):
 
     def _check_config(self) -> None:
         c = self.config
-        if c.ddim_steps is not None and c.ddim_steps > c.num_timesteps:
+        if c.ddim_steps > c.num_timesteps:
             raise ConfigError(f"diffusion.ddim_steps must be in [1, num_timesteps = "
                               f"{c.num_timesteps}], got {c.ddim_steps}")
         if c.label_dropout == 0.0 and c.guidance_scale not in (None, 1.0):
@@ -92,14 +86,11 @@ class DiffusionGenerator(Generator):
             raise ConfigError("diffusion.guidance_scale != 1 needs label_dropout > 0")
 
     def _resolve(self, info: DataInfo) -> dict[str, float]:
-        """The guidance scale and DDIM steps used: as configured, or the modality's default."""
+        """The guidance scale used: `guidance_scale`, or its default for the modality."""
         c = self.config
-        table = info.modality == "table"
-        default_steps = self.TABLE_DDIM_STEPS if table else self.IMAGE_DDIM_STEPS
-        steps = c.ddim_steps if c.ddim_steps is not None else min(default_steps, c.num_timesteps)
         if c.guidance_scale is not None:
-            return {"guidance_scale": c.guidance_scale, "ddim_steps": steps}
-        return {"guidance_scale": 2.0 if table and c.label_dropout > 0 else 1.0, "ddim_steps": steps}
+            return {"guidance_scale": c.guidance_scale}
+        return {"guidance_scale": 2.0 if info.modality == "table" and c.label_dropout > 0 else 1.0}
 
     def _build(self, info: DataInfo) -> None:
         c = self.config
@@ -161,8 +152,7 @@ class DiffusionGenerator(Generator):
         """DDIM from noise drawn with `rng`: [N, D] or [N, C, H, W] for labels [N]."""
         shape = (len(labels), *self._encoded_shape())
         x = torch.randn(shape, generator=rng).to(self.device)
-        # models saved before ddim_steps was resolved keep their configured 25
-        self.scheduler_.set_timesteps(self.resolved_.get("ddim_steps") or self.config.ddim_steps)
+        self.scheduler_.set_timesteps(self.config.ddim_steps)
         for t in self.scheduler_.timesteps.tolist():
             eps = self._predict_noise(x, t, labels)
             x = self.scheduler_.step(eps, t, x, clip=self.clip_, eta=self.config.eta, rng=rng)
