@@ -17,6 +17,8 @@ import yaml
 from conftest import copy_project, tiny_pipeline, tool_env
 from test_dvc_deps import dvc_stages, import_closure, stage_module
 
+from augment.threads import available_cores
+
 ROOT = Path(__file__).resolve().parents[1]
 # Family defaults as the repo's params.yaml spells them out.
 DEFAULTS = yaml.safe_load((ROOT / "params.yaml").read_text())["train"]
@@ -286,3 +288,49 @@ def test_code_change_outdates_the_stages_that_import_it(repo):
         assert not untouched & changed, f"{module}: {sorted(untouched & changed)} outdated"
         assert changed == expected, f"{module}: outdated {sorted(changed)}, imported by {sorted(expected)}"
     assert changed_stages(repo, tmp) == set()
+
+
+def demo_repo(tmp: Path) -> tuple[Path, subprocess.CompletedProcess]:
+    """A fresh git+DVC project with the tiny iris params, after `pipelines.demo --jobs 2`."""
+    repo = tmp / "project"
+    copy_project(repo)
+    write_params(repo, TINY)
+    for cmd in (["git", "init", "-q"], ["dvc", "init", "-q"], ["git", "add", "-A"],
+                ["git", "commit", "-qm", "project"]):
+        run(cmd, repo, tmp)
+    return repo, run([sys.executable, "-m", "pipelines.demo", "--jobs", "2"], repo, tmp)
+
+
+def test_demo_runs_the_stages_in_parallel_and_dvc_records_them(tmp_path):
+    """pipelines.demo runs the stage commands itself, two branches at a time, then `dvc
+    commit`: dvc.lock records every stage, `dvc repro` then has nothing to do, and the
+    version is tagged."""
+    tmp = tmp_path
+    repo, out = demo_repo(tmp)
+    assert stages_run(out.stdout) == {
+        "prepare@iris", "publish@iris", "evaluate@iris", "report@iris",
+        *(f"{stage}@iris-{g}" for stage in ("train", "sample", "validate") for g in ("vae", "gan"))}
+    assert "versions: iris-v1" in out.stdout
+    lock = yaml.safe_load((repo / "dvc.lock").read_text())
+    assert set(lock["stages"]) == stages_run(out.stdout)
+    assert stages_run(run(["dvc", "repro"], repo, tmp).stdout) == set()
+    cores = available_cores()
+    assert f"torch threads: {max(1, cores // 2)} ({cores} cores)" in out.stdout
+    bad = run([sys.executable, "-m", "pipelines.demo", "--jobs", "0"], repo, tmp, check=False)
+    assert bad.returncode == 2 and "--jobs must be at least 1" in bad.stderr
+
+
+@pytest.mark.slow
+def test_dvc_repro_publishes_what_the_demo_published(tmp_path, monkeypatch):
+    """`dvc repro --force` from scratch publishes the rows the parallel demo published,
+    given the same torch threads per stage (their number changes the float reductions,
+    so the trained weights)."""
+    tmp = tmp_path
+    repo, _ = demo_repo(tmp)
+    manifest_file = repo / "data/published/iris/manifest.json"
+    published = json.loads(manifest_file.read_text())["content_hash"]
+    for folder in ("data", "models", "metrics", "reports", "plots"):
+        shutil.rmtree(repo / folder, ignore_errors=True)
+    monkeypatch.setenv("AUGMENT_PARALLEL_TASKS", "2")
+    run(["dvc", "repro", "--force"], repo, tmp)
+    assert json.loads(manifest_file.read_text())["content_hash"] == published
