@@ -16,13 +16,15 @@ outcome, key metrics and the downstream change vs real-only training.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
+import queue
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from augment.errors import AugmentError
@@ -40,40 +42,83 @@ def sh(*cmd: str, capture: bool = False, env: dict[str, str] | None = None
     return subprocess.run(cmd, env=env, text=True, capture_output=capture)
 
 
+BRANCH = ("train", "sample", "validate")  # per (dataset, generator), in this order
+FINAL = ("publish", "evaluate", "report")  # per dataset, once all its branches passed
+
+
 def run_stages(datasets: list[str], generators: list[str], jobs: int,
                echo: Callable[[str], None] = print) -> tuple[list[str], list[str]]:
-    """Run dvc.yaml's stage commands (as listed in its `cmd`s), `jobs` chains at a time.
+    """Run dvc.yaml's stage commands (as its `cmd`s spell them), `jobs` at a time.
 
-    A chain runs its stages in order and stops at the first failure; a failure stops no
-    other chain. Each command gets AUGMENT_PARALLEL_TASKS=jobs, so the torch threads of
-    the chains running at once share the cores (augment/threads.py). A stage's output is
-    printed whole when it ends, under dvc's "Running stage" line.
+    A stage starts as soon as the stages it depends on have succeeded: prepare@<ds>, then
+    each branch train -> sample -> validate, then publish -> evaluate -> report of a
+    dataset once all its branches have. Ready per-dataset stages go first (a dataset's
+    evaluation overlaps the other's training). A failure stops what depends on it and
+    nothing else, as `dvc repro --keep-going`. Each command gets AUGMENT_PARALLEL_TASKS=
+    jobs, so the torch threads of the stages running at once share the cores
+    (augment/threads.py). A stage's output is printed whole when it ends, under dvc's
+    "Running stage" line.
 
-    Returns (stages that ran and succeeded, stages that failed), by dvc stage name.
+    Returns (stages that succeeded, stages that failed), by dvc stage name.
     """
     env = {"AUGMENT_PARALLEL_TASKS": str(jobs)}
     done: list[str] = []
     failed: list[str] = []
+    ready: queue.PriorityQueue = queue.PriorityQueue()
+    order = itertools.count()
+    lock = threading.Lock()
+    waiting = {d: len(generators) for d in datasets}  # branches not finished
+    broken: set[str] = set()  # datasets with a failed branch
+    queued = [0]  # stages queued or running
 
-    def chain(steps: list[tuple[str, list[str]]]) -> None:
-        for name, args in steps:
-            out = sh(sys.executable, "-m", f"pipelines.{name.split('@')[0]}", *args,
-                     capture=True, env=env)
-            echo(f"Running stage '{name}':\n{out.stdout}{out.stderr}".rstrip())
-            (done if out.returncode == 0 else failed).append(name)
-            if out.returncode != 0:
+    def put(stage: str, dataset: str, generator: str | None = None) -> None:
+        queued[0] += 1
+        ready.put((0 if stage in FINAL else 1, next(order), stage, dataset, generator))
+
+    def finished(stage: str, dataset: str, generator: str | None, ok: bool) -> None:
+        """Queue what `stage` unblocks (called under the lock)."""
+        if stage == "prepare":
+            for g in generators if ok else ():
+                put("train", dataset, g)
+        elif stage in BRANCH:
+            if ok and stage != BRANCH[-1]:
+                put(BRANCH[BRANCH.index(stage) + 1], dataset, generator)
                 return
+            broken.update(() if ok else (dataset,))
+            waiting[dataset] -= 1
+            if waiting[dataset] == 0 and dataset not in broken:
+                put(FINAL[0], dataset)
+        elif ok and stage != FINAL[-1]:
+            put(FINAL[FINAL.index(stage) + 1], dataset)
 
-    def parallel(chains: list[list[tuple[str, list[str]]]]) -> None:
-        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            list(pool.map(chain, chains))
+    def stop_all() -> None:
+        for _ in range(max(1, jobs)):  # first in the queue: stage None stops a worker
+            ready.put((-1, next(order), None, "", None))
 
-    parallel([[(f"prepare@{d}", ["--dataset", d])] for d in datasets])
-    parallel([[(f"{stage}@{d}-{g}", ["--dataset", d, "--generator", g])
-               for stage in ("train", "sample", "validate")]
-              for d in datasets if f"prepare@{d}" in done for g in generators])
-    parallel([[(f"{stage}@{d}", ["--dataset", d]) for stage in ("publish", "evaluate", "report")]
-              for d in datasets if f"prepare@{d}" in done])
+    def worker() -> None:
+        while (item := ready.get())[2] is not None:
+            _, _, stage, dataset, generator = item
+            name = f"{stage}@{dataset}" + (f"-{generator}" if generator else "")
+            args = ["--dataset", dataset] + (["--generator", generator] if generator else [])
+            out = sh(sys.executable, "-m", f"pipelines.{stage}", *args, capture=True, env=env)
+            with lock:
+                echo(f"Running stage '{name}':\n{out.stdout}{out.stderr}".rstrip())
+                (done if out.returncode == 0 else failed).append(name)
+                finished(stage, dataset, generator, out.returncode == 0)
+                queued[0] -= 1
+                if queued[0] == 0:  # nothing left to run or to unblock
+                    stop_all()
+
+    with lock:
+        for d in datasets:
+            put("prepare", d)
+        if not queued[0]:
+            stop_all()
+    threads = [threading.Thread(target=worker) for _ in range(max(1, jobs))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
     return done, failed
 
 

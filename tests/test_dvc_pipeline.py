@@ -334,3 +334,32 @@ def test_dvc_repro_publishes_what_the_demo_published(tmp_path, monkeypatch):
     monkeypatch.setenv("AUGMENT_PARALLEL_TASKS", "2")
     run(["dvc", "repro", "--force"], repo, tmp)
     assert json.loads(manifest_file.read_text())["content_hash"] == published
+
+
+def test_demo_schedule_follows_the_stage_graph(monkeypatch):
+    """run_stages starts a stage only after what it depends on succeeded; a failed branch
+    stops its dataset's publish and nothing of the other dataset."""
+    from pipelines import demo
+
+    started: list[str] = []
+
+    def fake(*cmd, capture=False, env=None):
+        stage, args = cmd[2].removeprefix("pipelines."), list(cmd[3:])
+        name = f"{stage}@{args[1]}" + (f"-{args[3]}" if len(args) > 2 else "")
+        started.append(name)
+        assert env == {"AUGMENT_PARALLEL_TASKS": "2"}
+        return subprocess.CompletedProcess(cmd, int(name == "sample@b-gan"), "", "")
+
+    monkeypatch.setattr(demo, "sh", fake)
+    done, failed = demo.run_stages(["a", "b"], ["vae", "gan"], 2, echo=lambda text: None)
+    assert failed == ["sample@b-gan"] and "validate@b-gan" not in started
+    assert "publish@b" not in started and {"validate@b-vae", "report@a"} <= set(done)
+    before = {"train": "prepare", "sample": "train", "validate": "sample"}
+    for name in started:
+        stage, rest = name.split("@")
+        if stage in before:
+            needed = f"prepare@{rest.split('-')[0]}" if stage == "train" else f"{before[stage]}@{rest}"
+            assert started.index(needed) < started.index(name)
+    assert started.index("validate@a-vae") < started.index("publish@a")
+    assert started.index("validate@a-gan") < started.index("publish@a")
+    assert started.index("publish@a") < started.index("evaluate@a") < started.index("report@a")
