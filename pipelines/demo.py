@@ -52,16 +52,20 @@ def run_stages(datasets: list[str], generators: list[str], jobs: int,
 
     A stage starts as soon as the stages it depends on have succeeded: prepare@<ds>, then
     each branch train -> sample -> validate, then publish -> evaluate -> report of a
-    dataset once all its branches have. Ready per-dataset stages go first (a dataset's
-    evaluation overlaps the other's training). A failure stops what depends on it and
-    nothing else, as `dvc repro --keep-going`. Each command gets AUGMENT_PARALLEL_TASKS=
-    jobs, so the torch threads of the stages running at once share the cores
-    (augment/threads.py). A stage's output is printed whole when it ends, under dvc's
-    "Running stage" line.
+    dataset once all its branches have. Of the ready stages, a dataset's final ones go
+    first, then those of the dataset listed first, so one dataset's evaluation overlaps
+    the next one's training. A failure stops what depends on it and nothing else, as
+    `dvc repro --keep-going`. Each command gets AUGMENT_PARALLEL_TASKS=jobs and
+    OMP_NUM_THREADS=cores // jobs, so the torch and OpenMP threads of the stages running
+    at once share the cores (augment/threads.py). A stage's output is printed whole when
+    it ends, under dvc's "Running stage" line.
 
     Returns (stages that succeeded, stages that failed), by dvc stage name.
     """
-    env = {"AUGMENT_PARALLEL_TASKS": str(jobs)}
+    # OpenMP (scikit-learn's gradient boosting, OpenBLAS) too: two processes that each
+    # spin up one OpenMP thread per core slowed the evaluation stages from 1-65 s to minutes
+    threads = str(max(1, available_cores() // max(1, jobs)))
+    env = {"AUGMENT_PARALLEL_TASKS": str(jobs), "OMP_NUM_THREADS": threads}
     done: list[str] = []
     failed: list[str] = []
     ready: queue.PriorityQueue = queue.PriorityQueue()
@@ -71,9 +75,13 @@ def run_stages(datasets: list[str], generators: list[str], jobs: int,
     broken: set[str] = set()  # datasets with a failed branch
     queued = [0]  # stages queued or running
 
+    rank = {d: i for i, d in enumerate(datasets)}
+
     def put(stage: str, dataset: str, generator: str | None = None) -> None:
+        """Queue a ready stage: a dataset's final stages first, then the earlier dataset's
+        stages (it finishes first, and its evaluation overlaps the next one's training)."""
         queued[0] += 1
-        ready.put((0 if stage in FINAL else 1, next(order), stage, dataset, generator))
+        ready.put((0 if stage in FINAL else 1, rank[dataset], next(order), stage, dataset, generator))
 
     def finished(stage: str, dataset: str, generator: str | None, ok: bool) -> None:
         """Queue what `stage` unblocks (called under the lock)."""
@@ -93,11 +101,11 @@ def run_stages(datasets: list[str], generators: list[str], jobs: int,
 
     def stop_all() -> None:
         for _ in range(max(1, jobs)):  # first in the queue: stage None stops a worker
-            ready.put((-1, next(order), None, "", None))
+            ready.put((-1, 0, next(order), None, "", None))
 
     def worker() -> None:
-        while (item := ready.get())[2] is not None:
-            _, _, stage, dataset, generator = item
+        while (item := ready.get())[3] is not None:
+            *_, stage, dataset, generator = item
             name = f"{stage}@{dataset}" + (f"-{generator}" if generator else "")
             args = ["--dataset", dataset] + (["--generator", generator] if generator else [])
             out = sh(sys.executable, "-m", f"pipelines.{stage}", *args, capture=True, env=env)
