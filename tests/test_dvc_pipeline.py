@@ -17,8 +17,6 @@ import yaml
 from conftest import copy_project, tiny_pipeline, tool_env
 from test_dvc_deps import dvc_stages, import_closure, stage_module
 
-from augment.threads import available_cores
-
 ROOT = Path(__file__).resolve().parents[1]
 # Family defaults as the repo's params.yaml spells them out.
 DEFAULTS = yaml.safe_load((ROOT / "params.yaml").read_text())["train"]
@@ -288,79 +286,3 @@ def test_code_change_outdates_the_stages_that_import_it(repo):
         assert not untouched & changed, f"{module}: {sorted(untouched & changed)} outdated"
         assert changed == expected, f"{module}: outdated {sorted(changed)}, imported by {sorted(expected)}"
     assert changed_stages(repo, tmp) == set()
-
-
-def demo_repo(tmp: Path) -> tuple[Path, subprocess.CompletedProcess]:
-    """A fresh git+DVC project with the tiny iris params, after `pipelines.demo --jobs 2`."""
-    repo = tmp / "project"
-    copy_project(repo)
-    write_params(repo, TINY)
-    for cmd in (["git", "init", "-q"], ["dvc", "init", "-q"], ["git", "add", "-A"],
-                ["git", "commit", "-qm", "project"]):
-        run(cmd, repo, tmp)
-    return repo, run([sys.executable, "-m", "pipelines.demo", "--jobs", "2"], repo, tmp)
-
-
-def test_demo_runs_the_stages_in_parallel_and_dvc_records_them(tmp_path):
-    """pipelines.demo runs the stage commands itself, two branches at a time, then `dvc
-    commit`: dvc.lock records every stage, `dvc repro` then has nothing to do, and the
-    version is tagged."""
-    tmp = tmp_path
-    repo, out = demo_repo(tmp)
-    assert stages_run(out.stdout) == {
-        "prepare@iris", "publish@iris", "evaluate@iris", "report@iris",
-        *(f"{stage}@iris-{g}" for stage in ("train", "sample", "validate") for g in ("vae", "gan"))}
-    assert "versions: iris-v1" in out.stdout
-    lock = yaml.safe_load((repo / "dvc.lock").read_text())
-    assert set(lock["stages"]) == stages_run(out.stdout)
-    assert stages_run(run(["dvc", "repro"], repo, tmp).stdout) == set()
-    cores = available_cores()
-    assert f"torch threads: {max(1, cores // 2)} ({cores} cores)" in out.stdout
-    bad = run([sys.executable, "-m", "pipelines.demo", "--jobs", "0"], repo, tmp, check=False)
-    assert bad.returncode == 2 and "--jobs must be at least 1" in bad.stderr
-
-
-@pytest.mark.slow
-def test_dvc_repro_publishes_what_the_demo_published(tmp_path, monkeypatch):
-    """`dvc repro --force` from scratch publishes the rows the parallel demo published,
-    given the same torch threads per stage (their number changes the float reductions,
-    so the trained weights)."""
-    tmp = tmp_path
-    repo, _ = demo_repo(tmp)
-    manifest_file = repo / "data/published/iris/manifest.json"
-    published = json.loads(manifest_file.read_text())["content_hash"]
-    for folder in ("data", "models", "metrics", "reports", "plots"):
-        shutil.rmtree(repo / folder, ignore_errors=True)
-    monkeypatch.setenv("AUGMENT_PARALLEL_TASKS", "2")
-    run(["dvc", "repro", "--force"], repo, tmp)
-    assert json.loads(manifest_file.read_text())["content_hash"] == published
-
-
-def test_demo_schedule_follows_the_stage_graph(monkeypatch):
-    """run_stages starts a stage only after what it depends on succeeded; a failed branch
-    stops its dataset's publish and nothing of the other dataset."""
-    from pipelines import demo
-
-    started: list[str] = []
-
-    def fake(*cmd, capture=False, env=None):
-        stage, args = cmd[2].removeprefix("pipelines."), list(cmd[3:])
-        name = f"{stage}@{args[1]}" + (f"-{args[3]}" if len(args) > 2 else "")
-        started.append(name)
-        assert env["AUGMENT_PARALLEL_TASKS"] == "2"
-        assert env["OMP_NUM_THREADS"] == str(max(1, available_cores() // 2))
-        return subprocess.CompletedProcess(cmd, int(name == "sample@b-gan"), "", "")
-
-    monkeypatch.setattr(demo, "sh", fake)
-    done, failed = demo.run_stages(["a", "b"], ["vae", "gan"], 2, echo=lambda text: None)
-    assert failed == ["sample@b-gan"] and "validate@b-gan" not in started
-    assert "publish@b" not in started and {"validate@b-vae", "report@a"} <= set(done)
-    before = {"train": "prepare", "sample": "train", "validate": "sample"}
-    for name in started:
-        stage, rest = name.split("@")
-        if stage in before:
-            needed = f"prepare@{rest.split('-')[0]}" if stage == "train" else f"{before[stage]}@{rest}"
-            assert started.index(needed) < started.index(name)
-    assert started.index("validate@a-vae") < started.index("publish@a")
-    assert started.index("validate@a-gan") < started.index("publish@a")
-    assert started.index("publish@a") < started.index("evaluate@a") < started.index("report@a")
