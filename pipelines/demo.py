@@ -64,8 +64,8 @@ def run_stages(datasets: list[str], generators: list[str], jobs: int,
     """
     # OpenMP (scikit-learn's gradient boosting, OpenBLAS) too: two processes that each
     # spin up one OpenMP thread per core slowed the evaluation stages from 1-65 s to minutes
-    threads = str(max(1, available_cores() // max(1, jobs)))
-    env = {"AUGMENT_PARALLEL_TASKS": str(jobs), "OMP_NUM_THREADS": threads}
+    share = str(max(1, available_cores() // max(1, jobs)))
+    env = {"AUGMENT_PARALLEL_TASKS": str(jobs), "OMP_NUM_THREADS": share}
     done: list[str] = []
     failed: list[str] = []
     ready: queue.PriorityQueue = queue.PriorityQueue()
@@ -108,7 +108,10 @@ def run_stages(datasets: list[str], generators: list[str], jobs: int,
             *_, stage, dataset, generator = item
             name = f"{stage}@{dataset}" + (f"-{generator}" if generator else "")
             args = ["--dataset", dataset] + (["--generator", generator] if generator else [])
-            out = sh(sys.executable, "-m", f"pipelines.{stage}", *args, capture=True, env=env)
+            try:
+                out = sh(sys.executable, "-m", f"pipelines.{stage}", *args, capture=True, env=env)
+            except OSError as err:  # counted as the stage's failure: the others go on
+                out = subprocess.CompletedProcess(args, 1, "", f"{name}: {err}")
             with lock:
                 echo(f"Running stage '{name}':\n{out.stdout}{out.stderr}".rstrip())
                 (done if out.returncode == 0 else failed).append(name)
@@ -122,7 +125,9 @@ def run_stages(datasets: list[str], generators: list[str], jobs: int,
             put("prepare", d)
         if not queued[0]:
             stop_all()
-    threads = [threading.Thread(target=worker) for _ in range(max(1, jobs))]
+    # daemons: Ctrl-C stops the demo (the running stages get it too) instead of waiting
+    # for workers that would go on starting stages
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(max(1, jobs))]
     for thread in threads:
         thread.start()
     for thread in threads:
