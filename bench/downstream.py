@@ -32,7 +32,7 @@ from augment.downstream import compare, training_sets
 from augment.generators import get_generator, load_generator
 from augment.sampling import policy_counts
 from augment.workspace import MODEL_CONFIG_FILE
-from bench.common import adult_split, breast_cancer_split, digits_split
+from bench.common import adult_split, breast_cancer_split, digits_split, machine
 
 RESULTS = Path(__file__).parent / "results" / "downstream.json"
 
@@ -118,10 +118,12 @@ def main() -> None:
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     for dataset in args.datasets:  # datasets not run keep their earlier figures
         key = f"{dataset}/{args.tag}" if args.tag else dataset
+        started = machine()  # cores and load when this dataset's run began
         results[key] = run(dataset, args.generators, json.loads(args.params),
                            json.loads(args.counts or "{}"), args.models,
                            f"{dataset}-{hashlib.sha256(args.params.encode()).hexdigest()[:8]}",
                            (args.policy[0], float(args.policy[1])) if args.policy else None)
+        results[key]["machine"] = started
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         RESULTS.write_text(json.dumps(results, indent=2))
     print(f"wrote {RESULTS}")

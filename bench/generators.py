@@ -16,13 +16,13 @@ from pathlib import Path
 import torch
 
 from augment.generators import get_generator
-from bench.common import adult_split, digits_split, real_macro_f1, sample_speed, tstr
+from bench.common import adult_split, digits_split, machine, real_macro_f1, sample_speed, tstr
 
 RESULTS = Path(__file__).parent / "results" / "generators.json"
 
 
 def run(generators: list[str], datasets: list[str], params: dict) -> dict:
-    results: dict = {"machine": {"cpus": torch.get_num_threads(), "python": platform.python_version(),
+    results: dict = {"machine": {**machine(), "python": platform.python_version(),
                                  "torch": torch.__version__}}
     for dataset in datasets:
         X_tr, X_te, y_tr, y_te = digits_split() if dataset == "digits" else adult_split()

@@ -44,7 +44,8 @@ def main() -> None:
     args = parser.parse_args()
     base = {k: v for k, v in os.environ.items()
             if k not in ("AUGMENT_THREADS", "AUGMENT_PARALLEL_TASKS", "OMP_NUM_THREADS")}
-    result = {"cores": available_cores(), "epochs": args.epochs,
+    result = {"cores": available_cores(), "load_avg": [round(x, 2) for x in os.getloadavg()],
+              "epochs": args.epochs,
               "one_fit_s": fits(1, args.epochs, base),
               "two_fits_default_threads_s": fits(2, args.epochs, base),
               "two_fits_shared_threads_s": fits(2, args.epochs, base | {"AUGMENT_PARALLEL_TASKS": "2"})}

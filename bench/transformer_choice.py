@@ -18,7 +18,7 @@ import numpy as np
 from sklearn.mixture import BayesianGaussianMixture
 from sklearn.preprocessing import QuantileTransformer
 
-from bench.common import adult_split
+from bench.common import adult_split, machine
 
 
 def quantile_round_trip(x: np.ndarray) -> tuple[float, float]:
@@ -49,7 +49,7 @@ def gmm_round_trip(x: np.ndarray) -> tuple[float, float]:
 def main() -> None:
     X_train, _, _, _ = adult_split()
     x = X_train.select_dtypes("number").to_numpy(dtype=float)
-    results = {}
+    results: dict = {"machine": machine()}
     for name, func in (("quantile", quantile_round_trip), ("bayesian_gmm", gmm_round_trip)):
         fit_s, err = func(x)
         results[name] = {"fit_s": round(fit_s, 3), "max_rel_round_trip_error": err}

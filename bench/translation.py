@@ -40,7 +40,7 @@ from augment.data import make_dataset, thin_classes
 from augment.generators.translation import pair_distances
 from augment.sampling import policy_counts
 from augment.validate import metrics
-from bench.common import adult_split, breast_cancer_split, digits_split
+from bench.common import adult_split, breast_cancer_split, digits_split, machine
 from bench.downstream import fitted
 
 RESULTS = Path(__file__).parent / "results" / "translation.json"
@@ -109,7 +109,9 @@ def main() -> None:
     args = parser.parse_args()
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     for name in args.datasets:
-        results[name] = {"params": json.loads(args.params), **run(name, args.params, args.models)}
+        started = machine()  # cores and load when this dataset's run began
+        results[name] = {"params": json.loads(args.params), **run(name, args.params, args.models),
+                         "machine": started}
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         RESULTS.write_text(json.dumps(results, indent=2))
     print(f"wrote {RESULTS}")
