@@ -54,6 +54,10 @@ def compare(train_sets: dict[str, TrainSet], test: TrainSet, classifiers: Sequen
         {set: {classifier: {"macro_f1": {"mean", "sd"}, "balanced_accuracy": {...},
                             "recall": {class: mean}}}}
     """
+    from threadpoolctl import threadpool_limits
+
+    from augment.threads import task_threads
+
     test_X, test_y = test
     shape = None if isinstance(test_X, pd.DataFrame) else tuple(np.asarray(test_X).shape[1:])
     test_y = np.asarray(test_y).astype(str)
@@ -65,8 +69,11 @@ def compare(train_sets: dict[str, TrainSet], test: TrainSet, classifiers: Sequen
         labels = np.asarray(y).astype(str)
         out[name] = {}
         for clf_name in classifiers:
-            runs = [score(test_y, make_classifier(clf_name, s, shape).fit(enc_train, labels)
-                          .predict(enc_test), classes) for s in seeds]
+            # OpenMP pools (gradient boosting) take this task's share of the cores too:
+            # their threads spin on busy cores (augment/validate/compare.py)
+            with threadpool_limits(task_threads()):
+                runs = [score(test_y, make_classifier(clf_name, s, shape).fit(enc_train, labels)
+                              .predict(enc_test), classes) for s in seeds]
             out[name][clf_name] = {
                 key: {"mean": float(np.mean([r[key] for r in runs])),
                       "sd": float(np.std([r[key] for r in runs]))}

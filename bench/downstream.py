@@ -65,9 +65,9 @@ def saved(models: Path | None, key: str, name: str) -> Path | None:
 
 def fitted(name: str, params: dict, X, y, models: Path | None, key: str):
     """A generator fitted on (X, y), reused from `models`/<key>-<name> when saved there."""
+    if (found := saved(models, key, name)) is not None:
+        return load_generator(found)
     folder = models / f"{key}-{name}" if models else None
-    if saved(models, key, name):
-        return load_generator(folder)
     gen = get_generator(name, progress="never", **params.get(name, {})).fit(X, y)
     if folder:
         gen.save(folder)

@@ -55,17 +55,13 @@ def run_stages(datasets: list[str], generators: list[str], jobs: int,
     dataset once all its branches have. Of the ready stages, a dataset's final ones go
     first, then those of the dataset listed first, so one dataset's evaluation overlaps
     the next one's training. A failure stops what depends on it and nothing else, as
-    `dvc repro --keep-going`. Each command gets AUGMENT_PARALLEL_TASKS=jobs and
-    OMP_NUM_THREADS=cores // jobs, so the torch and OpenMP threads of the stages running
-    at once share the cores (augment/threads.py). A stage's output is printed whole when
-    it ends, under dvc's "Running stage" line.
+    `dvc repro --keep-going`. Each command gets AUGMENT_PARALLEL_TASKS=jobs, so the
+    stages running at once share the cores (augment/threads.py). A stage's output is
+    printed whole when it ends, under dvc's "Running stage" line.
 
     Returns (stages that succeeded, stages that failed), by dvc stage name.
     """
-    # OpenMP (scikit-learn's gradient boosting, OpenBLAS) too: two processes that each
-    # spin up one OpenMP thread per core slowed the evaluation stages from 1-65 s to minutes
-    share = str(max(1, available_cores() // max(1, jobs)))
-    env = {"AUGMENT_PARALLEL_TASKS": str(jobs), "OMP_NUM_THREADS": share}
+    env = {"AUGMENT_PARALLEL_TASKS": str(jobs)}
     done: list[str] = []
     failed: list[str] = []
     ready: queue.PriorityQueue = queue.PriorityQueue()

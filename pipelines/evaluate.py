@@ -22,6 +22,7 @@ from augment.config import SEED, Range, from_dict
 from augment.data.storage import read_split
 from augment.downstream import compare, macro_f1_change, plot_scores, training_sets
 from augment.io import write_json
+from augment.threads import configure_threads
 from augment.validate.verdict import GateReport
 from augment.workspace import Workspace
 from pipelines.common import stage_main
@@ -58,6 +59,7 @@ def generator_outputs(ws: Workspace, dataset: str, params: dict, schema=None
 
 def evaluate(ws: Workspace, dataset: str, params: dict) -> str:
     ep = from_dict(EvaluateParams, params.get("evaluate"), where="evaluate")
+    configure_threads()  # the CNN's torch threads: this task's share of the cores
     gate = gate_config(params)
     test = read_split(ws.split(dataset, "test"))
     train = read_split(ws.split(dataset, "train"))

@@ -76,8 +76,7 @@ def test_demo_schedule_follows_the_stage_graph(monkeypatch):
         stage, args = cmd[2].removeprefix("pipelines."), list(cmd[3:])
         name = f"{stage}@{args[1]}" + (f"-{args[3]}" if len(args) > 2 else "")
         started.append(name)
-        assert env["AUGMENT_PARALLEL_TASKS"] == "2"
-        assert env["OMP_NUM_THREADS"] == str(max(1, available_cores() // 2))
+        assert env == {"AUGMENT_PARALLEL_TASKS": "2"}
         if name == "report@a":
             raise OSError("cannot start the command")
         return subprocess.CompletedProcess(cmd, int(name == "sample@b-gan"), "", "")

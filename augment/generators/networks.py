@@ -133,10 +133,8 @@ class EMA(nn.Module):
         when training is short.
         """
         d = min(self.decay, (1.0 + updates) / (10.0 + updates))
-        mine, theirs = list(self.net.parameters()), list(live.parameters())
-        if len(mine) != len(theirs):
-            raise ValueError("EMA.update: the live network has other parameters than the average")
-        torch._foreach_lerp_(mine, theirs, 1.0 - d)  # one call, not a Python loop per tensor
+        # one call, not a Python loop per tensor
+        torch._foreach_lerp_(list(self.net.parameters()), list(live.parameters()), 1.0 - d)
         for mine_buffer, their_buffer in zip(self.net.buffers(), live.buffers(), strict=True):
             mine_buffer.copy_(their_buffer)
 
