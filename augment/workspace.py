@@ -18,6 +18,8 @@ themselves:
     plots/downstream/<ds>.png           downstream bar chart
     reports/<ds>/index.html, figures/   the HTML report
     .airflow/runs/<ds>/<run>.yaml       an Airflow run's merged parameters
+    .airflow/shards/<ds>/<gen>/<run>/<start>-<stop>.{parquet,npz}
+                                        an Airflow run's sample shards (sample.shards)
 
 Dataset and generator names are checked once, here, before any path is built: a name
 is a safe identifier (letters, digits, `_`, `-`, `.`; no `..`, no `/`, not absolute,
@@ -44,6 +46,7 @@ PUBLISHED_DIR = PurePosixPath("data/published")
 METRICS_DIR = PurePosixPath("metrics")
 DOWNSTREAM_PLOTS_DIR = PurePosixPath("plots/downstream")
 RUNS_DIR = PurePosixPath(".airflow/runs")
+SHARDS_DIR = PurePosixPath(".airflow/shards")  # an Airflow run's sample shards (row ranges)
 
 # File names inside those folders.
 SPLITS = ("train", "val", "test")
@@ -219,6 +222,12 @@ class Workspace:
     # ---- orchestration ----------------------------------------------------------------
     def run_params(self, dataset: str, run_id: str) -> Path:
         return self._at(RUNS_DIR, check_name(dataset, "dataset"), f"{safe_run_id(run_id)}.yaml")
+
+    def shard(self, dataset: str, generator: str, run_id: str, rows: tuple[int, int]) -> Path:
+        """The stem (no suffix) of the shard file of rows [start, stop) of a run's draw."""
+        start, stop = (int(r) for r in rows)
+        return self._at(SHARDS_DIR, check_name(dataset, "dataset"), check_name(generator, "generator"),
+                        safe_run_id(run_id), f"{start}-{stop}")
 
 
 def model_path(dataset: str, generator: str) -> str:

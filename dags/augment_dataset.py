@@ -1,7 +1,11 @@
 """Airflow 3 DAGs: augment one dataset with synthetic rows and publish what passes the gate.
 
-    configure -> prepare -> [train -> sample -> validate] per generator -> select -> publish
-      -> evaluate -> report
+    configure -> prepare -> [train -> plan -> draw x shards -> sample -> validate] per family
+      -> select -> publish -> evaluate -> report
+
+One static branch (task group) per registered family; the families a run does not ask
+for are skipped. A branch maps its `draw` task over `sample.shards` row ranges, and
+`sample` gathers them: the same rows, byte for byte, as one shard.
 
 - `augment_dataset`: runs on a cron schedule ($AUGMENT_SCHEDULE, default weekly; "none"
   turns it off) and on demand with a conf, e.g.
@@ -16,8 +20,11 @@
   `augment_published`) whose extra holds the version tag, git revision and content hash.
 
 Tasks call pipelines/ with the run's `Workspace` (the folder with params.yaml, which owns
-every artifact path; nothing changes the working directory) and pass paths and names
-through XCom, never data. torch,
+every artifact path; nothing changes the working directory) and pass paths, names and
+artifact references through XCom, never data. With $AUGMENT_ARTIFACTS=remote (several
+machines: CeleryExecutor, KubernetesExecutor) each worker works in its own clone of the
+data repository ($AUGMENT_WORKSPACE) and every task pulls its inputs from, and pushes its
+outputs to, the DVC remote before it succeeds (pipelines/artifacts.py). torch,
 pandas, GX and the library are imported inside task bodies only, so parsing stays fast.
 Every stage writes atomically and seeds come from the parameters, so a retry redoes the
 same work; deterministic errors (bad parameters, a failed gate) fail at once instead.
@@ -34,8 +41,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from airflow.sdk import Asset, AssetAlias, Param, TriggerRule, dag, task, task_group
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.sdk import Asset, AssetAlias, Param, TaskGroup, TriggerRule, dag, task
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 # Airflow's own parsers put the DAG folder on sys.path; a plain DagBag (in a test) does not.
 if str(Path(__file__).parent) not in sys.path:
@@ -48,6 +55,8 @@ from augment_params import (  # noqa: E402
     workspace_defaults,
     write_params,
 )
+
+from augment.generators.registry import available_generators  # noqa: E402  (light: no torch)
 
 log = logging.getLogger("augment.dags")
 
@@ -66,6 +75,7 @@ DEFAULT_ARGS: dict[str, Any] = {
     "max_retry_delay": timedelta(minutes=10),
     "execution_timeout": timedelta(hours=6),
 }
+FAMILIES = available_generators()  # one static branch each
 WORKSPACE = default_workspace()
 DATASETS, GENERATORS = workspace_defaults(WORKSPACE)
 
@@ -102,17 +112,75 @@ def dag_params(dataset: str, warm_start: str | None = None) -> dict[str, Param]:
     }
 
 
+def local_workspace(cfg: dict[str, Any]) -> Path:
+    """This worker's copy of the run's workspace: with artifacts on the remote
+    ($AUGMENT_ARTIFACTS=remote) each worker has its own clone, $AUGMENT_WORKSPACE;
+    otherwise every task shares the run's `workspace`."""
+    from pipelines.artifacts import mode
+
+    return default_workspace() if mode() == "remote" else Path(cfg["workspace"])
+
+
+def artifact_store(root: Path):
+    """The remote's artifact store when tasks move their files through it, else None."""
+    from pipelines.artifacts import Store, mode
+
+    return Store.of_workspace(root) if mode() == "remote" else None
+
+
+def sync_clone(root: Path, strict: bool = False) -> None:
+    """Bring a worker's clone up to its origin (params.yaml, dvc.yaml, version tags) when
+    it has one; a clone that cannot fast-forward is an error only when `strict`."""
+    remotes = subprocess.run(["git", "-C", str(root), "remote"], capture_output=True, text=True)
+    if "origin" not in remotes.stdout.split():
+        return
+    done = subprocess.run(["git", "-C", str(root), "pull", "-q", "--ff-only", "--tags", "origin"],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        if strict:
+            raise AirflowFailException(f"cannot bring {root} up to origin: {done.stderr.strip()}")
+        log.warning("%s is not up to date with origin: %s", root, done.stderr.strip())
+
+
+def merged_refs(*sources: Any) -> dict[str, str]:
+    """The artifact references of task outputs (dicts with "artifacts") merged, later wins."""
+    refs: dict[str, str] = {}
+    for source in sources:
+        if isinstance(source, dict):
+            refs.update(source.get("artifacts") or {})
+    return refs
+
+
 @contextlib.contextmanager
-def in_workspace(cfg: dict[str, Any]):
-    """The run's (Workspace, params); bad input fails without retries."""
+def in_workspace(cfg: dict[str, Any], *inputs: Any):
+    """The run's (Workspace, params) on this worker, the artifacts of `inputs` (task
+    outputs) present; bad input fails without retries."""
     from augment.errors import AugmentError
     from augment.workspace import Workspace
     from pipelines.params import load_params
 
     try:
-        yield Workspace(cfg["workspace"]), load_params(cfg["params_file"])
+        ws = Workspace(local_workspace(cfg))
+        store = artifact_store(ws.root)
+        if store is not None:
+            sync_clone(ws.root)
+            fetched = store.pull(ws.root, merged_refs(cfg, *inputs))
+            if fetched:
+                log.info("pulled from %s: %s", store.url, ", ".join(fetched))
+        yield ws, load_params(ws.root / cfg["params_file"])
     except AugmentError as err:
         raise AirflowFailException(str(err)) from err
+
+
+def output(ws: Any, path: Path, *inputs: Any, also: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """A task's return value: {"path": its output on this worker, "artifacts": the
+    references of its inputs and of what it wrote (`path` and `also`), pushed to the
+    remote first when artifacts move through it}."""
+    refs = merged_refs(*inputs)
+    store = artifact_store(ws.root)
+    if store is not None:
+        refs.update(store.push(ws.root, path, *[p for p in also if p.exists()]))
+    return {"path": str(path), "artifacts": refs}
 
 
 def share_cores(cfg: dict[str, Any]) -> None:
@@ -150,7 +218,10 @@ def version_published(workspace: Path, dataset: str, generators: list[str] | tup
     from augment.publish import publish_version, workspace_lock
 
     stages = [f"publish@{dataset}"]
+    remote = artifact_store(workspace) is not None  # a worker's clone: publish through origin
     with workspace_lock(workspace):  # concurrent runs of other datasets commit one at a time
+        if remote:
+            sync_clone(workspace, strict=True)  # the version numbers and commits of the others
         if generators:
             listed = dvc(workspace, "stage", "list", "--name-only")
             known = set(listed.stdout.split()) if listed.returncode == 0 else set()
@@ -159,7 +230,13 @@ def version_published(workspace: Path, dataset: str, generators: list[str] | tup
         if done.returncode != 0:
             raise AugmentError(f"dvc commit {' '.join(stages)} failed (is {dataset} in params.yaml "
                                f"pipeline.datasets?): {done.stderr.strip()}")
-        return publish_version(dataset, repo=str(workspace), push=True)
+        tag = publish_version(dataset, repo=str(workspace), push=True)
+        if remote:
+            pushed = subprocess.run(["git", "-C", str(workspace), "push", "-q", "origin", "HEAD", tag],
+                                    capture_output=True, text=True)
+            if pushed.returncode != 0:
+                raise AugmentError(f"git push of {tag} to origin failed: {pushed.stderr.strip()}")
+        return tag
 
 
 def dvc(workspace: Path, *args: str) -> subprocess.CompletedProcess:
@@ -172,102 +249,150 @@ def dvc(workspace: Path, *args: str) -> subprocess.CompletedProcess:
 def configure(params: dict[str, Any] | None = None, run_id: str | None = None) -> dict[str, Any]:
     """Merge params.yaml with this run's parameters, check them, write the run's params file."""
     from augment.errors import AugmentError
-    from augment.workspace import Workspace
+    from augment.workspace import Workspace, safe_run_id
     from pipelines.params import check_params, load_params
 
     assert params is not None and run_id is not None
-    ws = Workspace(Path(params["workspace"]).expanduser().resolve())
+    cfg = {"workspace": str(Path(params["workspace"]).expanduser().resolve())}
+    ws = Workspace(local_workspace(cfg))
     try:
+        if artifact_store(ws.root) is not None:
+            sync_clone(ws.root)
         merged = run_params(load_params(ws.params_file), dict(params))
         dataset, generators = params["dataset"], merged["pipeline"]["generators"]
         check_params(merged, dataset, generators)  # names, keys and families fail before any work
         path = write_params(ws.run_params(dataset, run_id), merged)
     except AugmentError as err:
         raise AirflowFailException(f"bad parameters: {err}") from err
-    workspace = ws.root
     log.info("run parameters: %s (profile %s, generators %s)", path, params["profile"], generators)
-    return {"workspace": str(workspace), "params_file": str(path), "dataset": dataset,
-            "generators": generators}
+    cfg |= {"params_file": path.relative_to(ws.root).as_posix(), "dataset": dataset,
+            "generators": generators, "run": safe_run_id(run_id)}
+    return cfg | {"artifacts": output(ws, path)["artifacts"]}
 
 
 @task
-def fan_out(cfg: dict[str, Any]) -> list[str]:
-    """The generator names the per-generator branches are mapped over."""
-    return cfg["generators"]
-
-
-@task
-def prepare(cfg: dict[str, Any]) -> str:
+def prepare(cfg: dict[str, Any]) -> dict[str, Any]:
     from pipelines.prepare import prepare as run
 
     with in_workspace(cfg) as (ws, params):
-        return str(run(ws, cfg["dataset"], params))
+        log.info(run(ws, cfg["dataset"], params))
+        return output(ws, ws.prepared(cfg["dataset"]))
 
 
 @task(queue=TRAIN_QUEUE)
-def train(cfg: dict[str, Any], generator: str, prepared: str) -> str:
+def train(cfg: dict[str, Any], generator: str, prepared: dict[str, Any]) -> dict[str, Any]:
+    """Train one family; skipped (with its branch) when the run does not ask for it."""
     from pipelines.train import train as run
 
+    if generator not in cfg["generators"]:
+        raise AirflowSkipException(f"{generator} is not among this run's generators")
     share_cores(cfg)
-    with in_workspace(cfg) as (ws, params):
+    with in_workspace(cfg, prepared) as (ws, params):
         log.info(run(ws, cfg["dataset"], generator, params))  # resumes from its checkpoints on a retry
-        return str(ws.model(cfg["dataset"], generator))
+        return output(ws, ws.model(cfg["dataset"], generator), prepared,
+                      also=(ws.curve(cfg["dataset"], generator),))
 
 
 @task
-def sample(cfg: dict[str, Any], generator: str, model: str) -> str:
-    from pipelines.sample import sample as run
+def plan(cfg: dict[str, Any], generator: str, trained: dict[str, Any], ti=None) -> list[dict[str, Any]]:
+    """The rows to draw per class (measured under the auto policy) and the row ranges of
+    the `sample.shards` draw tasks: [{"counts": {class: rows}, "rows": [start, stop]}]; the
+    auto policy's figures go to XCom key "selection"."""
+    from pipelines.sample import plan as run
+
+    with in_workspace(cfg, trained) as (ws, params):
+        planned = run(ws, cfg["dataset"], generator, params)
+    ti.xcom_push(key="selection", value=planned["selection"])
+    log.info("%s: %d rows in %d shard(s)", generator, sum(planned["counts"].values()),
+             len(planned["shards"]))
+    return [{"counts": planned["counts"], "rows": rows} for rows in planned["shards"]]
+
+
+@task
+def draw(cfg: dict[str, Any], generator: str, trained: dict[str, Any], shard: dict[str, Any]
+         ) -> dict[str, Any]:
+    """One shard: rows [start, stop) of the draw, the same rows whichever task makes them."""
+    from pipelines.sample import draw as run
 
     share_cores(cfg)
-    with in_workspace(cfg) as (ws, params):
-        log.info(run(ws, cfg["dataset"], generator, params))
-        return str(ws.synthetic(cfg["dataset"], generator))
+    rows = shard["rows"]
+    with in_workspace(cfg, trained) as (ws, params):
+        stem = ws.shard(cfg["dataset"], generator, cfg["run"], rows)
+        path = run(ws, cfg["dataset"], generator, params, shard["counts"], rows, stem)
+        log.info("%s: rows %d-%d -> %s", generator, rows[0], rows[1], path)
+        return output(ws, path)
 
 
 @task
-def validate(cfg: dict[str, Any], generator: str, synthetic: str, ti=None) -> str:
+def sample(cfg: dict[str, Any], generator: str, trained: dict[str, Any], planned: list[dict[str, Any]],
+           shards: Any, ti=None) -> dict[str, Any]:
+    """Gather the shards (in row order), apply the per-row filters (drawing replacements),
+    write the generator's synthetic folder: byte for byte what one shard gives."""
+    from pipelines.sample import finish, gather
+
+    parts = list(shards)
+    selection = ti.xcom_pull(task_ids=f"{generator}.plan", key="selection")
+    share_cores(cfg)
+    with in_workspace(cfg, trained, *parts) as (ws, params):
+        first = gather(ws, cfg["dataset"], [Path(part["path"]) for part in parts])
+        log.info(finish(ws, cfg["dataset"], generator, params,
+                        {"counts": planned[0]["counts"], "selection": selection}, first))
+        return output(ws, ws.synthetic(cfg["dataset"], generator), trained)
+
+
+@task
+def validate(cfg: dict[str, Any], generator: str, sampled: dict[str, Any], ti=None) -> dict[str, Any]:
     """Run the gate; a failing gate fails this task (no retry) with the summary in the log.
 
-    The report folder is pushed (key "gate") before the verdict, so `select` reads the
-    GateReport of every generator gated in this run, passed or not.
+    The report folder (key "gate") and the branch's artifacts (key "artifacts") are pushed
+    before the verdict, so `select` reads the GateReport of every generator gated in this
+    run, passed or not.
     """
     from pipelines.validate import run_validation
 
-    with in_workspace(cfg) as (ws, params):
+    with in_workspace(cfg, sampled) as (ws, params):
         report = run_validation(ws, cfg["dataset"], generator, params)
+        done = output(ws, report.folder, sampled,
+                      also=(ws.gate_metrics(cfg["dataset"], generator),))
     ti.xcom_push(key="gate", value=str(report.folder))
+    ti.xcom_push(key="artifacts", value=done["artifacts"])
     text = report.summary(f"{cfg['dataset']}/{generator}")
     if not report.passed:
         log.error(text)
         raise AirflowFailException(text)
     log.info(text)
-    return generator
+    return done
 
 
-@task_group
-def per_generator(generator: str, cfg: dict[str, Any], prepared: str):
-    """One branch per generator: a failure here leaves the other branches running."""
-    model = train(cfg, generator, prepared)
-    return validate(cfg, generator, sample(cfg, generator, model))
+def branch(generator: str, cfg: Any, prepared: Any) -> Any:
+    """One family's branch, a task group of its own: train -> plan -> draw (mapped over
+    the shards) -> sample -> validate. A failure here leaves the other branches running."""
+    with TaskGroup(group_id=generator):
+        trained = train(cfg, generator, prepared)
+        planned = plan(cfg, generator, trained)
+        shards = draw.partial(cfg=cfg, generator=generator, trained=trained).expand(shard=planned)
+        return validate(cfg, generator, sample(cfg, generator, trained, planned, shards))
 
 
-def gated_this_run(ti, cfg: dict[str, Any]) -> dict[str, str]:
-    """{generator: its gate report folder} for the generators gated in this run (a branch
-    that failed before its gate has none; older reports on disk are ignored)."""
-    generators = cfg["generators"]
-    branches = list(range(len(generators)))  # map index i is generators[i]
-    folders = ti.xcom_pull(task_ids="per_generator.validate", key="gate", map_indexes=branches)
-    if not isinstance(folders, list):
-        folders = [folders]
-    return {g: folder for g, folder in zip(generators, folders, strict=True) if folder}
+def gated_this_run(ti, cfg: dict[str, Any]) -> dict[str, tuple[str, dict[str, str]]]:
+    """{generator: (its gate report folder, its branch's artifacts)} for the generators
+    gated in this run (a branch that failed before its gate has none; older reports on
+    disk are ignored)."""
+    gated = {}
+    for generator in cfg["generators"]:
+        folder = ti.xcom_pull(task_ids=f"{generator}.validate", key="gate")
+        if folder:
+            refs = ti.xcom_pull(task_ids=f"{generator}.validate", key="artifacts") or {}
+            gated[generator] = (folder, refs)
+    return gated
 
 
-@task(trigger_rule=TriggerRule.ALL_DONE_MIN_ONE_SUCCESS)
+@task(trigger_rule=TriggerRule.ALL_DONE)
 def select(cfg: dict[str, Any], branches: Any, ti=None) -> dict[str, Any]:
     """The generators to publish, by the library's `select` over this run's GateReports.
 
-    Runs once every branch is done, failed or not (`branches` only orders it after them).
-    Fails, publishing nothing, when none passed, or when `require_all` is set and any
+    Runs once every branch is done, failed, skipped or not (`branches` only orders it
+    after them). Fails, publishing nothing, when none passed, or when `require_all` is set and any
     generator did not pass (a branch that failed before its gate counts as not passed).
     """
     from augment.errors import AugmentError
@@ -277,11 +402,14 @@ def select(cfg: dict[str, Any], branches: Any, ti=None) -> dict[str, Any]:
 
     gated = gated_this_run(ti, cfg)
     missing = [g for g in cfg["generators"] if g not in gated]
-    with in_workspace(cfg) as (_, params):
+    branch_refs = [{"artifacts": refs} for _, refs in gated.values()]
+    with in_workspace(cfg, *branch_refs) as (ws, params):
         pp = publish_params(params)
-        reports = {g: GateReport.load(folder) for g, folder in gated.items()}
+        reports = {g: GateReport.load(ws.gate(cfg["dataset"], g)) for g in gated}
     lost = [f"{cfg['dataset']}/{g}: no gate outcome (an earlier task of this branch failed)"
             for g in missing]
+    if not gated:
+        raise AirflowFailException("nothing published: no generator reached its gate\n" + "\n".join(lost))
     if pp.require_all and missing:
         raise AirflowFailException("nothing published (require_all is set):\n" + "\n".join(lost))
     try:
@@ -291,11 +419,12 @@ def select(cfg: dict[str, Any], branches: Any, ti=None) -> dict[str, Any]:
     for line in lost + [f"{cfg['dataset']}/{g}: gate failed" for g, r in reports.items() if not r.passed]:
         log.warning("not published: %s", line)
     log.info("publishing %s: %s", ", ".join(selection.chosen), selection.reason)
-    return {"chosen": selection.chosen, "reason": selection.reason, "gated": gated}
+    return {"chosen": selection.chosen, "reason": selection.reason, "gated": list(gated),
+            "artifacts": merged_refs(*branch_refs)}
 
 
 @task(pool=DVC_POOL, outlets=[PUBLISHED])
-def publish(cfg: dict[str, Any], selected: dict[str, Any], outlet_events=None) -> str:
+def publish(cfg: dict[str, Any], selected: dict[str, Any], outlet_events=None) -> dict[str, Any]:
     """Write the published folder; in a git+DVC workspace also tag and push a version."""
     import json
 
@@ -304,9 +433,9 @@ def publish(cfg: dict[str, Any], selected: dict[str, Any], outlet_events=None) -
     from pipelines.publish import publish_selection
 
     dataset, chosen = cfg["dataset"], selected["chosen"]
-    with in_workspace(cfg) as (ws, params):
+    with in_workspace(cfg, selected) as (ws, params):
         # Exactly this run's selection and reports: older reports on disk may be stale.
-        reports = {g: GateReport.load(folder) for g, folder in selected["gated"].items()}
+        reports = {g: GateReport.load(ws.gate(dataset, g)) for g in selected["gated"]}
         log.info(publish_selection(ws, dataset, params, reports,
                                    Selection(chosen, selected["reason"])))
         tag = None
@@ -319,42 +448,47 @@ def publish(cfg: dict[str, Any], selected: dict[str, Any], outlet_events=None) -
         manifest_path = ws.manifest(dataset)
         manifest = json.loads(manifest_path.read_text())
         revision = tag_revision(tag, ws.root) if tag else manifest["git_revision"]
+        done = output(ws, ws.published(dataset), selected)
     outlet_events[PUBLISHED].add(Asset(PUBLISHED_URI.format(dataset)), extra={
         "dataset": dataset, "version": tag, "git_revision": revision,
         "content_hash": manifest["content_hash"], "generators": chosen,
         "manifest": str(manifest_path), "params_file": cfg["params_file"],
     })
-    return str(manifest_path)
+    return done | {"manifest": str(manifest_path), "version": tag}
 
 
 @task
-def evaluate(cfg: dict[str, Any], manifest: str, ti=None) -> str:
+def evaluate(cfg: dict[str, Any], published: dict[str, Any], ti=None) -> dict[str, Any]:
     """Downstream scores: real-only vs each augmentation of this run, on the test split."""
     from pipelines.evaluate import evaluate as run
 
-    with in_workspace(cfg) as (ws, params):
+    with in_workspace(cfg, published) as (ws, params):
         # Only generators gated in this run: a failed branch may have left older files.
         params["pipeline"]["generators"] = list(gated_this_run(ti, cfg))
         log.info(run(ws, cfg["dataset"], params))
-        return str(ws.downstream(cfg["dataset"]))
+        return output(ws, ws.downstream(cfg["dataset"]), published,
+                      also=(ws.downstream_plot(cfg["dataset"]),))
 
 
 @task
-def report(cfg: dict[str, Any], metrics: str, ti=None) -> str:
+def report(cfg: dict[str, Any], metrics: dict[str, Any], ti=None) -> dict[str, Any]:
     """The dataset's HTML report from this run's artifacts."""
     from pipelines.report import report as run
 
-    with in_workspace(cfg) as (ws, params):
+    with in_workspace(cfg, metrics) as (ws, params):
         params["pipeline"]["generators"] = list(gated_this_run(ti, cfg))
         log.info(run(ws, cfg["dataset"], params))
-        return str(ws.report_page(cfg["dataset"]))
+        done = output(ws, ws.report_page(cfg["dataset"]), metrics,
+                      also=(ws.report_figures(cfg["dataset"]),))
+        return done
 
 
 def augment_pipeline() -> None:
-    """The task graph, shared by every DAG of this file."""
+    """The task graph, shared by every DAG of this file: one static branch per family
+    (skipped when the run does not ask for it), so each can map its own draw tasks."""
     cfg = configure()
     prepared = prepare(cfg)
-    outcomes = per_generator.partial(cfg=cfg, prepared=prepared).expand(generator=fan_out(cfg))
+    outcomes = [branch(generator, cfg, prepared) for generator in FAMILIES]
     report(cfg, evaluate(cfg, publish(cfg, select(cfg, outcomes))))
 
 

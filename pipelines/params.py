@@ -114,8 +114,9 @@ class SampleParams:
     ratio: float = 1.0
     counts: dict[str, int] = field(default_factory=dict)
     seed: int = 1
+    shards: int = 1  # the DAG draws the rows in this many tasks (same rows as one)
 
-    RANGES: ClassVar[dict[str, Range]] = {"seed": SEED}
+    RANGES: ClassVar[dict[str, Range]] = {"seed": SEED, "shards": Range(1, 256)}
 
 
 @dataclass(frozen=True)
