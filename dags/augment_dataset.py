@@ -388,11 +388,12 @@ def gated_this_run(ti, cfg: dict[str, Any]) -> dict[str, tuple[str, dict[str, st
 
 
 @task(trigger_rule=TriggerRule.ALL_DONE)
-def select(cfg: dict[str, Any], branches: Any, ti=None) -> dict[str, Any]:
+def select(branches: Any, ti=None) -> dict[str, Any]:
     """The generators to publish, by the library's `select` over this run's GateReports.
 
     Runs once every branch is done, failed, skipped or not (`branches` only orders it
-    after them). Fails, publishing nothing, when none passed, or when `require_all` is set and any
+    after them). Reads the run's cfg itself: under ALL_DONE a rejected conf leaves no cfg
+    XCom, and select then fails at once instead of retrying its argument's lookup. Fails, publishing nothing, when none passed, or when `require_all` is set and any
     generator did not pass (a branch that failed before its gate counts as not passed).
     """
     from augment.errors import AugmentError
@@ -400,6 +401,9 @@ def select(cfg: dict[str, Any], branches: Any, ti=None) -> dict[str, Any]:
     from augment.validate.verdict import select as choose
     from pipelines.params import publish_params
 
+    cfg = ti.xcom_pull(task_ids="configure")
+    if not cfg:
+        raise AirflowFailException("nothing published: configure did not produce the run's config")
     gated = gated_this_run(ti, cfg)
     missing = [g for g in cfg["generators"] if g not in gated]
     branch_refs = [{"artifacts": refs} for _, refs in gated.values()]
@@ -489,7 +493,7 @@ def augment_pipeline() -> None:
     cfg = configure()
     prepared = prepare(cfg)
     outcomes = [branch(generator, cfg, prepared) for generator in FAMILIES]
-    report(cfg, evaluate(cfg, publish(cfg, select(cfg, outcomes))))
+    report(cfg, evaluate(cfg, publish(cfg, select(outcomes))))
 
 
 def build_dag(dag_id: str, schedule: Any, dataset: str, doc: str, warm_start: str | None = None):

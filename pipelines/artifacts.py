@@ -88,16 +88,14 @@ class Store:
         if done.returncode != 0 or not name:
             raise ArtifactError(f"${ARTIFACTS_ENV}=remote, but the workspace {root} has no default "
                                 "DVC remote (`dvc remote add -d NAME URL`)")
-        listed = subprocess.run([sys.executable, "-m", "dvc", "remote", "list"], cwd=root,
-                                capture_output=True, text=True)
-        for line in listed.stdout.splitlines():
-            fields = line.split()
-            if len(fields) >= 2 and fields[0] == name:
-                url = fields[1]
-                if "://" not in url and not Path(url).is_absolute():
-                    url = str((root / ".dvc" / url).resolve())  # DVC resolves them from .dvc/
-                return cls(url)
-        raise ArtifactError(f"the DVC remote {name!r} of {root} has no url")
+        got = subprocess.run([sys.executable, "-m", "dvc", "config", f"remote.{name}.url"], cwd=root,
+                             capture_output=True, text=True)
+        url = got.stdout.strip()
+        if got.returncode != 0 or not url:
+            raise ArtifactError(f"the DVC remote {name!r} of {root} has no url: {got.stderr.strip()}")
+        if "://" not in url and not Path(url).is_absolute():
+            url = str((root / ".dvc" / url).resolve())  # DVC resolves it from .dvc/
+        return cls(url)
 
     def _fs(self):
         import fsspec

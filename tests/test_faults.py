@@ -741,7 +741,11 @@ def test_concurrent_dag_runs_in_one_workspace_publish_three_versions(tmp_path):
     for dataset, log in zip(DAG_DATASETS, succeed(*runs), strict=True):
         result = json.loads(log.split("RESULT ", 1)[1].splitlines()[0])
         assert result["state"] == "success", (dataset, result["states"])
-        assert set(result["states"].values()) == {"success"}, (dataset, result["states"])
+        states = result["states"]  # the other families' branches skip at their train task
+        ours = {task: state for task, state in states.items()
+                if "." not in task or task.startswith(f"{FAMILY}.")}
+        assert set(ours.values()) == {"success"}, (dataset, states)
+        assert {state for task, state in states.items() if task not in ours} <= {"skipped"}, states
         events[dataset] = result["events"]
 
     from augment.publish import load_augmented
