@@ -393,7 +393,9 @@ def select(branches: Any, ti=None) -> dict[str, Any]:
 
     Runs once every branch is done, failed, skipped or not (`branches` only orders it
     after them). Reads the run's cfg itself: under ALL_DONE a rejected conf leaves no cfg
-    XCom, and select then fails at once instead of retrying its argument's lookup. Fails, publishing nothing, when none passed, or when `require_all` is set and any
+    XCom, and select then fails at once instead of retrying its argument's lookup.
+
+    Fails, publishing nothing, when none passed, or when `require_all` is set and any
     generator did not pass (a branch that failed before its gate counts as not passed).
     """
     from augment.errors import AugmentError
