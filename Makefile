@@ -25,8 +25,9 @@ chromium:
 
 # -n auto: one pytest-xdist worker per core (tests/conftest.py splits torch threads between
 # them); --dist loadfile keeps a file's tests on one worker, in order, sharing its fixtures.
+# --durations lists the slowest tests, so a CI log says where its time went.
 test: $(STAMP) chromium
-	$(BIN)/python -m pytest -q -n auto --dist loadfile
+	$(BIN)/python -m pytest -q -n auto --dist loadfile --durations=12
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

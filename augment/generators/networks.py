@@ -60,8 +60,14 @@ class ResidualBlock(nn.Module):
         self.film = nn.Linear(cond_dim, 2 * width)
         self.body = nn.Sequential(nn.Linear(width, width), nn.SiLU(), nn.Linear(width, width))
 
-    def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-        scale, shift = self.film(cond).chunk(2, dim=-1)
+    def forward(self, x: torch.Tensor, cond: torch.Tensor, index: torch.Tensor | None = None
+                ) -> torch.Tensor:
+        """x [B, width]; cond [B, cond_dim], or [K, cond_dim] with `index` [B] picking a
+        row of it for each row of x (FiLM computed once per distinct condition)."""
+        film = self.film(cond)
+        if index is not None:
+            film = film[index]
+        scale, shift = film.chunk(2, dim=-1)
         return x + self.body(self.norm(x) * (1 + scale) + shift)
 
 
@@ -75,10 +81,12 @@ class ConditionalMLP(nn.Module):
         self.blocks = nn.ModuleList(ResidualBlock(width, cond_dim) for _ in range(depth))
         self.out = nn.Sequential(nn.LayerNorm(width), nn.SiLU(), nn.Linear(width, out_dim))
 
-    def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, cond: torch.Tensor, index: torch.Tensor | None = None
+                ) -> torch.Tensor:
+        """See `ResidualBlock.forward` for `cond` and `index`."""
         h = self.inp(x)
         for block in self.blocks:
-            h = block(h, cond)
+            h = block(h, cond, index)
         return self.out(h)
 
 

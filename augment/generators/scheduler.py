@@ -15,6 +15,12 @@ for t in sched.timesteps:
   that skips steps; eta=0 is deterministic given the start noise.
 - "Trailing" step spacing, so sampling starts at the last training step T-1 where
   x_T is closest to pure noise (Lin et al. 2023, https://arxiv.org/abs/2305.08891).
+- `order=2`: the multistep second-order correction of DPM-Solver++(2M) (Lu et al. 2022,
+  https://arxiv.org/abs/2211.01095): each step extrapolates the x0 prediction from the
+  previous step's, x0 + (x0 - x0_prev) / (2 r) with r the ratio of the two steps' sizes
+  in log-SNR. With eta = 1 the first-order step is exactly DDPM's posterior (DDIM eta 1),
+  so this is the SDE variant of 2M; with eta = 0 its ODE variant. The first step and the
+  last one (to clean data) stay first order.
 """
 
 from __future__ import annotations
@@ -85,9 +91,15 @@ class NoiseScheduler:
         self.timesteps = torch.tensor(steps, dtype=torch.long)
         # The step after the last one is "t = -1": alpha_bar = 1, i.e. clean data.
         self._previous = dict(zip(steps, steps[1:] + [-1], strict=True))
+        self._history: tuple[int, torch.Tensor] | None = None  # (t, x0) of the last step
 
     def alpha_bar(self, t: int) -> float:
         return 1.0 if t < 0 else float(self.alphas_cumprod[t])
+
+    def log_snr(self, t: int) -> float:
+        """lambda_t = log(alpha_t / sigma_t) = log(alpha_bar_t / (1 - alpha_bar_t)) / 2."""
+        a = self.alpha_bar(t)
+        return 0.5 * math.log(a / (1.0 - a))
 
     def predict_x0(self, eps: torch.Tensor, t: int, x_t: torch.Tensor) -> torch.Tensor:
         """x0 implied by the noise prediction `eps` at step t; all tensors [B, ...]."""
@@ -96,7 +108,8 @@ class NoiseScheduler:
 
     def step(self, model_output: torch.Tensor, t: int, x_t: torch.Tensor,
              clip: tuple[torch.Tensor | float, torch.Tensor | float] | None = None,
-             eta: float = 0.0, rng: torch.Generator | None = None) -> torch.Tensor:
+             eta: float = 0.0, rng: torch.Generator | None = None, order: int = 1
+             ) -> torch.Tensor:
         """One DDIM step from x_t to the previous visited timestep; tensors [B, ...].
 
         Args:
@@ -108,6 +121,8 @@ class NoiseScheduler:
                 instead of drifting to extreme values.
             eta: 0 gives deterministic DDIM; 1 matches DDPM's ancestral variance.
             rng: CPU generator for the fresh noise when eta > 0.
+            order: 2 corrects x0 with the previous step's (DPM-Solver++(2M)); the steps
+                must then be taken in the order of `timesteps` since `set_timesteps`.
         """
         t = int(t)
         t_prev = self._previous[t]
@@ -119,6 +134,12 @@ class NoiseScheduler:
             eps = (x_t - math.sqrt(a_t) * x0) / math.sqrt(1.0 - a_t)
         if t_prev < 0:
             return x0
+        last, self._history = self._history, (t, x0)
+        if order == 2 and last is not None:
+            t_last, x0_last = last
+            ratio = (self.log_snr(t) - self.log_snr(t_last)) / (self.log_snr(t_prev) - self.log_snr(t))
+            x0 = x0 + (x0 - x0_last) / (2.0 * ratio)
+            eps = (x_t - math.sqrt(a_t) * x0) / math.sqrt(1.0 - a_t)
         # DDIM eq. 16: sigma interpolates between deterministic (0) and DDPM (eta = 1).
         sigma = eta * math.sqrt((1 - a_prev) / (1 - a_t) * (1 - a_t / a_prev))
         x_prev = math.sqrt(a_prev) * x0 + math.sqrt(max(1 - a_prev - sigma**2, 0.0)) * eps
