@@ -114,3 +114,7 @@ class UNet(nn.Module):
         h = self.up2(torch.cat([F.interpolate(h, scale_factor=2.0), h2], dim=1), cond)
         h = self.up1(torch.cat([F.interpolate(h, scale_factor=2.0), h1], dim=1), cond)
         return self.out(h)[..., :height, :width]
+
+    def at_step(self, x: torch.Tensor, t: int, labels: torch.Tensor) -> torch.Tensor:
+        """`forward` for a batch that shares one timestep t (the sampler's interface)."""
+        return self(x, torch.full((len(x),), t, dtype=torch.long, device=x.device), labels)
