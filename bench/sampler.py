@@ -21,7 +21,6 @@ import argparse
 import dataclasses
 import json
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +33,7 @@ from augment.validate import metrics
 from augment.validate.gate import GateConfig, LabelledData, run_gate
 from bench.common import adult_split, machine
 from bench.gate_catch import case_splits
+from bench.throughput import per_second
 
 RESULTS = Path(__file__).parent / "results" / "sampler.json"
 VARIANTS = ("ddim:25", "ddim:10", "dpm++2m:10", "dpm++2m:12", "dpm++2m:15")
@@ -45,19 +45,6 @@ def with_sampler(gen, variant: str):
     sampler, steps = variant.split(":")
     gen.config = dataclasses.replace(gen.config, sampler=sampler, ddim_steps=int(steps))
     return gen
-
-
-def rows_per_second(gen, repeats: int = 3) -> float:
-    classes = gen.classes_
-    counts = {c: TIMED_ROWS // len(classes) + (i < TIMED_ROWS % len(classes))
-              for i, c in enumerate(classes)}
-    gen.sample(counts, seed=0)  # warm-up
-    best = float("inf")
-    for seed in range(1, repeats + 1):
-        start = time.perf_counter()
-        gen.sample(counts, seed=seed)
-        best = min(best, time.perf_counter() - start)
-    return TIMED_ROWS / best
 
 
 def full_forward(self, x: torch.Tensor, t: int, labels: torch.Tensor) -> torch.Tensor:
@@ -75,14 +62,14 @@ def adult(variants: list[str]) -> list[dict]:
         with_sampler(gen, variant)
         tstr = [round(metrics.tstr(X_tr, *gen.sample(balanced, seed=s), X_te, y_te), 4)
                 for s in (1, 2)]
-        rows.append({"variant": variant, "tstr": tstr, "rows_per_s": round(rows_per_second(gen))})
+        rows.append({"variant": variant, "tstr": tstr, "rows_per_s": round(per_second(gen, TIMED_ROWS))})
         print(f"adult {variant:<12} TSTR {tstr}  {rows[-1]['rows_per_s']:,} rows/s", flush=True)
     with_sampler(gen, variants[0])
     cached = TableDenoiser.at_step
     try:
         TableDenoiser.at_step = full_forward
         rows.append({"variant": f"{variants[0]} without per-label conditioning",
-                     "rows_per_s": round(rows_per_second(gen))})
+                     "rows_per_s": round(per_second(gen, TIMED_ROWS))})
     finally:
         TableDenoiser.at_step = cached
     print(f"adult {rows[-1]['variant']}: {rows[-1]['rows_per_s']:,} rows/s", flush=True)
