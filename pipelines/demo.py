@@ -16,12 +16,15 @@ outcome, key metrics and the downstream change vs real-only training.
 from __future__ import annotations
 
 import argparse
+import importlib
 import itertools
 import json
+import multiprocessing
 import os
 import queue
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -44,20 +47,72 @@ def sh(*cmd: str, capture: bool = False, env: dict[str, str] | None = None
 
 BRANCH = ("train", "sample", "validate")  # per (dataset, generator), in this order
 FINAL = ("publish", "evaluate", "report")  # per dataset, once all its branches passed
+# families by their fit time on the builtin data, slowest first: a slow fit that starts
+# last leaves one core idle at the end (digits' translation fit is a third of the demo)
+SLOWEST_FIRST = ("translation", "diffusion", "autoregressive", "gan", "vae")
+# imported once by the process every stage is forked from (pipelines/<stage>.py import
+# torch, pandas, scikit-learn and GX: 2-5 s a stage, over 100 s of CPU time in the demo)
+PRELOAD = [f"pipelines.{stage}" for stage in ("prepare", *BRANCH, *FINAL)] + ["great_expectations"]
+# run(stage, args, env) -> the stage's exit code and output
+Runner = Callable[[str, list[str], dict[str, str]], subprocess.CompletedProcess]
+
+
+def _stage_child(stage: str, args: list[str], env: dict[str, str], output: str) -> None:
+    """In the forked process: `python -m pipelines.<stage> *args` with env and its stdout
+    and stderr (and its subprocesses') going to the file `output`."""
+    os.environ.update(env)
+    fd = os.open(output, os.O_WRONLY | os.O_APPEND)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+    module = importlib.import_module(f"pipelines.{stage}")
+    sys.argv = [module.__file__, *args]  # as `python -m` sets it: the stage's name in its lines
+    try:
+        code = module.main(args)
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    sys.exit(code)
+
+
+def stage_runner() -> Runner:
+    """run(stage, args, env) -> its exit code and output: `python -m pipelines.<stage>`, or
+    where the platform has a fork server, the stage's `main` in a process forked from one
+    that imported the stage modules once (a fresh process per stage all the same)."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return lambda stage, args, env: sh(sys.executable, "-m", f"pipelines.{stage}", *args,
+                                           capture=True, env=env)
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(PRELOAD)
+    tools = {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+             "DVC_NO_ANALYTICS": "1"}  # as `sh` gives its commands
+
+    def run(stage: str, args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
+        with tempfile.NamedTemporaryFile("r", prefix=f"augment-{stage}-", suffix=".log") as out:
+            child = context.Process(target=_stage_child, name=stage,
+                                    args=(stage, args, tools | env, out.name))
+            child.start()
+            child.join()
+            return subprocess.CompletedProcess(args, child.exitcode, out.read(), "")
+
+    return run
 
 
 def run_stages(datasets: list[str], generators: list[str], jobs: int,
-               echo: Callable[[str], None] = print) -> tuple[list[str], list[str]]:
+               echo: Callable[[str], None] = print, run_stage: Runner | None = None
+               ) -> tuple[list[str], list[str]]:
     """Run dvc.yaml's stage commands (as its `cmd`s spell them), `jobs` at a time.
 
     A stage starts as soon as the stages it depends on have succeeded: prepare@<ds>, then
     each branch train -> sample -> validate, then publish -> evaluate -> report of a
     dataset once all its branches have. Of the ready stages, a dataset's final ones go
     first, then those of the dataset listed first, so one dataset's evaluation overlaps
-    the next one's training. A failure stops what depends on it and nothing else, as
-    `dvc repro --keep-going`. Each command gets AUGMENT_PARALLEL_TASKS=jobs, so the
-    stages running at once share the cores (augment/threads.py). A stage's output is
-    printed whole when it ends, under dvc's "Running stage" line.
+    the next one's training, and of a dataset's families the slowest first. A failure
+    stops what depends on it and nothing else, as `dvc repro --keep-going`. Each command
+    gets AUGMENT_PARALLEL_TASKS=jobs, so the stages running at once share the cores
+    (augment/threads.py). A stage's output is printed whole when it ends, under dvc's
+    "Running stage" line with when it started and how long it took. `run_stage(stage,
+    args, env)` runs one (default: `stage_runner()`).
 
     Returns (stages that succeeded, stages that failed), by dvc stage name.
     """
@@ -72,12 +127,17 @@ def run_stages(datasets: list[str], generators: list[str], jobs: int,
     queued = [0]  # stages queued or running
 
     rank = {d: i for i, d in enumerate(datasets)}
+    cost = {g: SLOWEST_FIRST.index(g) if g in SLOWEST_FIRST else -1 for g in generators}
+    run_stage = run_stage or stage_runner()
+    start = time.perf_counter()
 
     def put(stage: str, dataset: str, generator: str | None = None) -> None:
         """Queue a ready stage: a dataset's final stages first, then the earlier dataset's
-        stages (it finishes first, and its evaluation overlaps the next one's training)."""
+        stages (it finishes first, and its evaluation overlaps the next one's training),
+        of those the slower families' first."""
         queued[0] += 1
-        ready.put((0 if stage in FINAL else 1, rank[dataset], next(order), stage, dataset, generator))
+        ready.put((0 if stage in FINAL else 1, rank[dataset], cost.get(generator, 0), next(order),
+                   stage, dataset, generator))
 
     def finished(stage: str, dataset: str, generator: str | None, ok: bool) -> None:
         """Queue what `stage` unblocks (called under the lock)."""
@@ -97,19 +157,24 @@ def run_stages(datasets: list[str], generators: list[str], jobs: int,
 
     def stop_all() -> None:
         for _ in range(max(1, jobs)):  # first in the queue: stage None stops a worker
-            ready.put((-1, 0, next(order), None, "", None))
+            ready.put((-1, 0, 0, next(order), None, "", None))
 
     def worker() -> None:
-        while (item := ready.get())[3] is not None:
-            *_, stage, dataset, generator = item
+        while True:
+            *_, stage, dataset, generator = ready.get()
+            if stage is None:
+                return
             name = f"{stage}@{dataset}" + (f"-{generator}" if generator else "")
             args = ["--dataset", dataset] + (["--generator", generator] if generator else [])
+            began = time.perf_counter()
             try:
-                out = sh(sys.executable, "-m", f"pipelines.{stage}", *args, capture=True, env=env)
+                out = run_stage(stage, args, env)
             except OSError as err:  # counted as the stage's failure: the others go on
                 out = subprocess.CompletedProcess(args, 1, "", f"{name}: {err}")
+            took = time.perf_counter() - began
             with lock:
-                echo(f"Running stage '{name}':\n{out.stdout}{out.stderr}".rstrip())
+                echo(f"Running stage '{name}' (at {began - start:.0f} s, {took:.1f} s):\n"
+                     f"{out.stdout}{out.stderr}".rstrip())
                 (done if out.returncode == 0 else failed).append(name)
                 finished(stage, dataset, generator, out.returncode == 0)
                 queued[0] -= 1

@@ -72,17 +72,16 @@ def test_demo_schedule_follows_the_stage_graph(monkeypatch):
 
     started: list[str] = []
 
-    def fake(*cmd, capture=False, env=None):
-        stage, args = cmd[2].removeprefix("pipelines."), list(cmd[3:])
+    def fake(stage, args, env):
         name = f"{stage}@{args[1]}" + (f"-{args[3]}" if len(args) > 2 else "")
         started.append(name)
         assert env == {"AUGMENT_PARALLEL_TASKS": "2"}
         if name == "report@a":
             raise OSError("cannot start the command")
-        return subprocess.CompletedProcess(cmd, int(name == "sample@b-gan"), "", "")
+        return subprocess.CompletedProcess(args, int(name == "sample@b-gan"), "", "")
 
-    monkeypatch.setattr(demo, "sh", fake)
-    done, failed = demo.run_stages(["a", "b"], ["vae", "gan"], 2, echo=lambda text: None)
+    done, failed = demo.run_stages(["a", "b"], ["vae", "gan"], 2, echo=lambda text: None,
+                                   run_stage=fake)
     assert set(failed) == {"sample@b-gan", "report@a"} and "validate@b-gan" not in started
     assert "publish@b" not in started and {"validate@b-vae", "evaluate@a"} <= set(done)
     before = {"train": "prepare", "sample": "train", "validate": "sample"}
@@ -94,3 +93,13 @@ def test_demo_schedule_follows_the_stage_graph(monkeypatch):
     assert started.index("validate@a-vae") < started.index("publish@a")
     assert started.index("validate@a-gan") < started.index("publish@a")
     assert started.index("publish@a") < started.index("evaluate@a") < started.index("report@a")
+
+
+def test_stage_runner_gives_the_stage_exit_code_and_its_lines(tmp_path):
+    """The forked stage reports as `python -m pipelines.<stage>` would: its exit code, its
+    name in its lines, its stdout and stderr."""
+    from pipelines import demo
+
+    out = demo.stage_runner()("prepare", ["--dataset", "iris", "--workspace", str(tmp_path)], {})
+    assert out.returncode == 2
+    assert out.stdout == f"prepare: error: no parameter file {tmp_path / 'params.yaml'}\n"
