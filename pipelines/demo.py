@@ -196,6 +196,15 @@ def run_stages(datasets: list[str], generators: list[str], jobs: int,
     return done, failed
 
 
+def record(done: list[str]) -> subprocess.CompletedProcess:
+    """`dvc commit --force` the stages in `done`. Named one by one, dvc takes 1-1.5 s a
+    stage (50 s for the demo's 38) against 7 s for all of dvc.yaml's: so when `done` is
+    every stage, none is named."""
+    listed = sh("dvc", "stage", "list", "--name-only", capture=True)
+    every = listed.returncode == 0 and set(listed.stdout.split()) == set(done)
+    return sh("dvc", "commit", "--force", "--quiet", *([] if every else done), capture=True)
+
+
 def ensure_remote() -> None:
     if not sh("dvc", "remote", "list", capture=True).stdout.strip():
         sh("dvc", "remote", "add", "--local", "-d", "demo", ".dvc-remote")
@@ -253,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             done, failed = run_stages(list(pipe.datasets), list(pipe.generators), args.jobs)
             # record what ran in dvc.lock, as `dvc repro` would have (the DAG does the same)
-            commit = sh("dvc", "commit", "--force", "--quiet", *done, capture=True) if done else None
+            commit = record(done) if done else None
             if commit is not None and commit.returncode != 0:
                 raise AugmentError(f"dvc commit failed: {commit.stderr.strip()}")
             ok = not failed
