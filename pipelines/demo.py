@@ -118,6 +118,7 @@ def run_stages(datasets: list[str], generators: list[str], jobs: int,
     """
     env = {"AUGMENT_PARALLEL_TASKS": str(jobs)}
     done: list[str] = []
+    busy = [0.0]  # seconds the stages ran, summed
     failed: list[str] = []
     ready: queue.PriorityQueue = queue.PriorityQueue()
     order = itertools.count()
@@ -173,6 +174,7 @@ def run_stages(datasets: list[str], generators: list[str], jobs: int,
                 out = subprocess.CompletedProcess(args, 1, "", f"{name}: {err}")
             took = time.perf_counter() - began
             with lock:
+                busy[0] += took
                 echo(f"Running stage '{name}' (at {began - start:.0f} s, {took:.1f} s):\n"
                      f"{out.stdout}{out.stderr}".rstrip())
                 (done if out.returncode == 0 else failed).append(name)
@@ -193,6 +195,9 @@ def run_stages(datasets: list[str], generators: list[str], jobs: int,
         thread.start()
     for thread in threads:
         thread.join()
+    # `time make demo` does not count the stages (children of the fork server): sum them
+    echo(f"{len(done) + len(failed)} stages ran {busy[0]:.0f} s in all, {jobs} at a time, "
+         f"in {time.perf_counter() - start:.0f} s")
     return done, failed
 
 
