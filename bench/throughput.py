@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from pathlib import Path
 
 from augment.generators import get_generator
-from bench.common import adult_split, digits_split, machine
+from bench.common import adult_split, digits_split, machine, sample_speed
 
 RESULTS = Path(__file__).parent / "results" / "throughput.json"
 FAMILIES = ("vae", "gan", "diffusion", "autoregressive")
@@ -28,15 +27,8 @@ IMAGE_TARGET = 500  # digits images/s, every family (#19)
 
 def per_second(generator, total: int, repeats: int = 3) -> float:
     """Best rows (or images) per second of `repeats` calls sampling `total` in all."""
-    classes = generator.classes_
-    counts = {c: total // len(classes) + (i < total % len(classes)) for i, c in enumerate(classes)}
-    generator.sample(counts, seed=0)  # warm-up: lazy imports, allocator
-    best = float("inf")
-    for seed in range(1, repeats + 1):
-        start = time.perf_counter()
-        generator.sample(counts, seed=seed)
-        best = min(best, time.perf_counter() - start)
-    return total / best
+    sample_speed(generator, total, seed=0)  # warm-up: lazy imports, allocator
+    return total / min(sample_speed(generator, total, seed=seed) for seed in range(1, repeats + 1))
 
 
 def adult_model(family: str, models: Path | None, X, y):

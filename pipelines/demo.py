@@ -37,12 +37,18 @@ from augment.workspace import Workspace
 from pipelines.params import load_params, pipeline_params
 
 
+def tool_env() -> dict[str, str]:
+    """What the demo's commands and stages get on top of its environment: this venv's
+    tools (dvc, python) first on PATH, no DVC analytics."""
+    return {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+            "DVC_NO_ANALYTICS": "1"}
+
+
 def sh(*cmd: str, capture: bool = False, env: dict[str, str] | None = None
        ) -> subprocess.CompletedProcess:
-    """Run a command with this venv's tools (dvc, python) first on PATH."""
-    env = os.environ | {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-                        "DVC_NO_ANALYTICS": "1"} | (env or {})
-    return subprocess.run(cmd, env=env, text=True, capture_output=capture)
+    """Run a command with `tool_env()` and `env` on top of this environment."""
+    return subprocess.run(cmd, env=os.environ | tool_env() | (env or {}), text=True,
+                          capture_output=capture)
 
 
 BRANCH = ("train", "sample", "validate")  # per (dataset, generator), in this order
@@ -84,8 +90,7 @@ def stage_runner() -> Runner:
                                            capture=True, env=env)
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(PRELOAD)
-    tools = {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-             "DVC_NO_ANALYTICS": "1"}  # as `sh` gives its commands
+    tools = tool_env()
 
     def run(stage: str, args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
         with tempfile.NamedTemporaryFile("r", prefix=f"augment-{stage}-", suffix=".log") as out:
@@ -118,8 +123,8 @@ def run_stages(datasets: list[str], generators: list[str], jobs: int,
     """
     env = {"AUGMENT_PARALLEL_TASKS": str(jobs)}
     done: list[str] = []
-    busy = [0.0]  # seconds the stages ran, summed
     failed: list[str] = []
+    busy = [0.0]  # seconds the stages ran, summed
     ready: queue.PriorityQueue = queue.PriorityQueue()
     order = itertools.count()
     lock = threading.Lock()
@@ -128,7 +133,6 @@ def run_stages(datasets: list[str], generators: list[str], jobs: int,
     queued = [0]  # stages queued or running
 
     rank = {d: i for i, d in enumerate(datasets)}
-    cost = {g: SLOWEST_FIRST.index(g) if g in SLOWEST_FIRST else -1 for g in generators}
     run_stage = run_stage or stage_runner()
     start = time.perf_counter()
 
@@ -137,8 +141,9 @@ def run_stages(datasets: list[str], generators: list[str], jobs: int,
         stages (it finishes first, and its evaluation overlaps the next one's training),
         of those the slower families' first."""
         queued[0] += 1
-        ready.put((0 if stage in FINAL else 1, rank[dataset], cost.get(generator, 0), next(order),
-                   stage, dataset, generator))
+        slow = SLOWEST_FIRST.index(generator) if generator in SLOWEST_FIRST else 0
+        ready.put((0 if stage in FINAL else 1, rank[dataset], slow, next(order), stage, dataset,
+                   generator))
 
     def finished(stage: str, dataset: str, generator: str | None, ok: bool) -> None:
         """Queue what `stage` unblocks (called under the lock)."""

@@ -64,7 +64,7 @@ def test_dvc_repro_publishes_what_the_demo_published(tmp_path, monkeypatch):
     assert json.loads(manifest_file.read_text())["content_hash"] == published
 
 
-def test_demo_schedule_follows_the_stage_graph(monkeypatch):
+def test_demo_schedule_follows_the_stage_graph():
     """run_stages starts a stage only after what it depends on succeeded; a failed branch
     stops its dataset's publish and nothing of the other dataset; a command that cannot
     start is that stage's failure."""
