@@ -36,4 +36,4 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.generators
 
 clean:
-	rm -rf data models reports metrics .pytest_cache
+	rm -rf data models reports metrics .cache .pytest_cache

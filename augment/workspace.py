@@ -8,6 +8,8 @@ themselves:
     data/prepared/<ds>/unlabelled.{parquet,npz}   optional: rows without labels, to pretrain on
     models/<ds>/<gen>/                  weights, config.json, curve.json
     .checkpoints/<ds>/<gen>/            resumable training state (outside DVC outs)
+    .cache/<kind>/<key>.npy             content-keyed results stages reuse, e.g. the gate's
+                                        real-only refits (augment/cache.py; outside DVC)
     plots/curves/<ds>/<gen>.json        training curve for `dvc plots`
     data/synthetic/<ds>/<gen>/          samples.{parquet,npz}, requested.json,
                                         filters.json, dropped.{parquet,npz} (with filters on)
@@ -39,6 +41,7 @@ PARAMS_FILE = "params.yaml"
 PREPARED_DIR = PurePosixPath("data/prepared")
 MODELS_DIR = PurePosixPath("models")
 CHECKPOINTS_DIR = PurePosixPath(".checkpoints")  # outside DVC outs: `dvc repro` deletes outs
+CACHE_DIR = PurePosixPath(".cache")  # content-keyed results a stage may reuse (augment/cache.py)
 CURVES_DIR = PurePosixPath("plots/curves")
 SYNTHETIC_DIR = PurePosixPath("data/synthetic")
 REPORTS_DIR = PurePosixPath("reports")
@@ -144,6 +147,10 @@ class Workspace:
     def checkpoints(self, dataset: str, generator: str) -> Path:
         return self._at(CHECKPOINTS_DIR, check_name(dataset, "dataset"),
                         check_name(generator, "generator"))
+
+    def cache(self, kind: str) -> Path:
+        """Folder of the content-keyed `kind` results (augment/cache.py); safe to delete."""
+        return self._at(CACHE_DIR, check_name(kind, "cache kind"))
 
     def curve(self, dataset: str, generator: str) -> Path:
         return self._at(CURVES_DIR, check_name(dataset, "dataset"),

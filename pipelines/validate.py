@@ -54,7 +54,7 @@ def run_validation(ws: Workspace, dataset: str, generator: str, params: dict) ->
                       LabelledData(val.X, val.y), requested, ws.gate(dataset, generator),
                       config, schema=train.schema, target=train.target or "label",
                       holdout_source="validation split", filters=filters,
-                      selection=selection)
+                      selection=selection, cache=ws.cache("utility"))
     write_json(ws.gate_metrics(dataset, generator), report.figures())
     return report
 

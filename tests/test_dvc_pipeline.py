@@ -83,6 +83,8 @@ def test_repro_publish_and_load_by_version(repo):
     assert "stopped_by_gate" in metrics["gate_check"]
     assert (repo / "reports/iris/index.html").is_file()
     assert (repo / "plots/curves/iris/vae.json").is_file()
+    # Both gates scored the same real rows: the second reused the first's real-only refits.
+    assert len(list((repo / ".cache/utility").glob("*.npy"))) == 1
 
     second = run(["dvc", "repro"], repo, tmp)
     assert stages_run(second.stdout) == set()

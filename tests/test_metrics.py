@@ -194,3 +194,36 @@ def test_utility_images_and_one_class_synthetic(tiny_images):
     one_class = m.utility(X, y, X[y == 0], y[y == 0], X, y)
     assert one_class["tstr_macro_f1"] is None and one_class["tstr_classes_covered"] == "1/3"
     assert one_class["real_macro_f1"] == 1.0 and result["tstr_classes_covered"] == "3/3"
+
+
+def test_utility_cache_reuses_the_real_only_refits_and_nothing_else(tmp_path, monkeypatch):
+    """A second gate on the same real rows skips the real-only refits and returns exactly
+    what refitting gives; other validation rows, a corrupt entry or no cache refit."""
+    X, y = make_classification(n_samples=500, n_features=6, n_informative=4, random_state=1)
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(6)])
+    labels = np.where(y == 1, "yes", "no")
+    train, val, syn_a, syn_b = frame.iloc[:250], frame.iloc[250:350], frame.iloc[350:450], frame.iloc[400:]
+    args_a = (train, labels[:250], syn_a, labels[350:450], val, labels[250:350])
+    args_b = (train, labels[:250], syn_b, labels[400:], val, labels[250:350])
+    fits = []
+    real_fit = m._fit_predict
+    monkeypatch.setattr(m, "_fit_predict", lambda *a: fits.append(len(a[0])) or real_fit(*a))
+
+    cache = tmp_path / "cache"
+    plain_b = m.utility(*args_b, reps=3)
+    assert len(fits) == 3 + 3 + 1  # real-only refits, augmented refits, TSTR
+    fits.clear()
+    m.utility(*args_a, reps=3, cache=cache)
+    assert len(fits) == 7 and len(list(cache.glob("*.npy"))) == 1
+    fits.clear()
+    cached_b = m.utility(*args_b, reps=3, cache=cache)
+    assert len(fits) == 3 + 1 and cached_b == plain_b  # the same figures, three fits fewer
+
+    fits.clear()
+    m.utility(train, labels[:250], syn_b, labels[400:], val.iloc[:60], labels[250:310], reps=3,
+              cache=cache)
+    assert len(fits) == 7 and len(list(cache.glob("*.npy"))) == 2  # other rows: a new key
+    for entry in cache.glob("*.npy"):
+        entry.write_bytes(b"truncated")
+    fits.clear()
+    assert m.utility(*args_b, reps=3, cache=cache) == plain_b and len(fits) == 7

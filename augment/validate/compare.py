@@ -161,38 +161,42 @@ def class_bootstrap(y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 def refit_predictions(fit_predict: FitPredict, train: tuple[np.ndarray, np.ndarray],
                       extra: tuple[np.ndarray, np.ndarray], X_scored: np.ndarray,
-                      reps: int = REPS, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+                      reps: int = REPS, seed: int = 0, base: np.ndarray | None = None
+                      ) -> tuple[np.ndarray, np.ndarray]:
     """Predictions [R, N] of X_scored [N, ...] by a classifier trained on `train` (the
     baseline) and on `train` + `extra` (the candidate), refitted `reps` times.
 
     fit_predict(X, y, X_scored, seed) trains a classifier and predicts X_scored. Refit r
     uses a per-class bootstrap of both sets' rows and the classifier seed seed + r; the
     baseline and the candidate of a refit share the real rows drawn. reps=0: one fit of
-    each on the rows as given.
+    each on the rows as given. base: the baseline's predictions [R, N] from an earlier
+    call with the same train, X_scored, reps, seed and classifier; its fits are skipped.
     """
-    base, (new,) = refit_candidates(fit_predict, train, [extra], X_scored, reps, seed)
+    base, (new,) = refit_candidates(fit_predict, train, [extra], X_scored, reps, seed, base)
     return base, new
 
 
 def refit_candidates(fit_predict: FitPredict, train: tuple[np.ndarray, np.ndarray],
                      extras: list[tuple[np.ndarray, np.ndarray]], X_scored: np.ndarray,
-                     reps: int = REPS, seed: int = 0) -> tuple[np.ndarray, list[np.ndarray]]:
+                     reps: int = REPS, seed: int = 0, base: np.ndarray | None = None
+                     ) -> tuple[np.ndarray, list[np.ndarray]]:
     """`refit_predictions` for several candidates at once: the baseline's predictions
-    [R, N] (fitted once per refit) and each candidate's [R, N], refit r of every
-    candidate sharing the baseline's bootstrap of the real rows."""
+    [R, N] (fitted once per refit, or `base` as given) and each candidate's [R, N], refit
+    r of every candidate sharing the baseline's bootstrap of the real rows."""
     from threadpoolctl import threadpool_limits
 
     X, y = train
-    base: list[np.ndarray] = []
+    fitted: list[np.ndarray] = []
     new: list[list[np.ndarray]] = [[] for _ in extras]
     with threadpool_limits(CLASSIFIER_THREADS):  # see CLASSIFIER_THREADS
         for r in range(max(reps, 1)):
             rng = np.random.default_rng([seed, r])
             pick = class_bootstrap(y, rng) if reps else np.arange(len(y))
-            base.append(fit_predict(X[pick], y[pick], X_scored, seed + r))
+            if base is None:
+                fitted.append(fit_predict(X[pick], y[pick], X_scored, seed + r))
             for k, (X_extra, y_extra) in enumerate(extras):
                 more = (class_bootstrap(y_extra, np.random.default_rng([seed, r, k + 1])) if reps
                         else np.arange(len(y_extra)))
                 new[k].append(fit_predict(np.concatenate([X[pick], X_extra[more]]),
                                           np.concatenate([y[pick], y_extra[more]]), X_scored, seed + r))
-    return np.stack(base), [np.stack(n) for n in new]
+    return (np.stack(fitted) if base is None else base), [np.stack(n) for n in new]

@@ -149,8 +149,9 @@ def run_suite(real: LabelledData, syn: LabelledData, requested: dict, root: Path
 
 
 def compute_metrics(real: LabelledData, syn: LabelledData, holdout: LabelledData, seed: int = 0,
-                    confidence: float = 0.95) -> dict[str, Any]:
-    """Fidelity, detection, privacy and utility figures of `syn` (see metrics.py)."""
+                    confidence: float = 0.95, cache: str | Path | None = None) -> dict[str, Any]:
+    """Fidelity, detection, privacy and utility figures of `syn` (see metrics.py); `cache`:
+    a folder where the utility check keeps its real-only refits (augment/cache.py)."""
     out: dict[str, Any] = {}
     reference = class_matched(real, syn.y, seed)  # same classes and mix as the synthetic rows
     if real.is_table:
@@ -170,7 +171,7 @@ def compute_metrics(real: LabelledData, syn: LabelledData, holdout: LabelledData
     out["detection_auc"] = mx.detection_auc(reference.X, syn.X, seed=seed)
     out["privacy"] = mx.privacy(real.X, syn.X, holdout.X)
     out["utility"] = mx.utility(real.X, real.y, syn.X, syn.y, holdout.X, holdout.y, seed=seed,
-                                confidence=confidence)
+                                confidence=confidence, cache=cache)
     return out
 
 
@@ -248,8 +249,8 @@ def _short(value: Any, limit: int = 160) -> str:
 def run_gate(real: LabelledData, syn: LabelledData, holdout: LabelledData, requested: dict,
              out: str | Path, config: GateConfig | None = None, schema: TableSchema | None = None,
              target: str = "label", holdout_source: str = "validation split", force: bool = False,
-             filters: dict[str, Any] | None = None, selection: dict[str, Any] | None = None
-             ) -> GateReport:
+             filters: dict[str, Any] | None = None, selection: dict[str, Any] | None = None,
+             cache: str | Path | None = None) -> GateReport:
     """Validate `syn` against `real` (training split) and `holdout` (real rows the generator
     never saw, e.g. the validation split).
 
@@ -262,6 +263,8 @@ def run_gate(real: LabelledData, syn: LabelledData, holdout: LabelledData, reque
         filters: the per-row filters' summary (filters.json), recorded in the report.
         selection: the auto policy's choice (selection.json), recorded in the report, so
             publish leaves out rows that did not measurably help.
+        cache: a folder where the utility check keeps the real-only classifier's refits,
+            so the gates of other generators on the same real rows reuse them.
 
     Returns:
         the GateReport also written to <out>/gate.json.
@@ -300,7 +303,7 @@ def run_gate(real: LabelledData, syn: LabelledData, holdout: LabelledData, reque
 
             with threadpool_limits(CLASSIFIER_THREADS):  # OpenMP spin-waits on busy cores
                 metrics = compute_metrics(real, syn, holdout, seed=config.seed,
-                                          confidence=config.utility_confidence)
+                                          confidence=config.utility_confidence, cache=cache)
             checks += threshold_checks(metrics, config)
         checks = [Check(c.name, c.label, json_safe(c.observed), json_safe(c.threshold), bool(c.passed),
                         c.message) for c in checks]

@@ -21,6 +21,7 @@ real (reference) table, so every distance means the same thing for real and synt
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -33,7 +34,13 @@ from sklearn.model_selection import StratifiedKFold, cross_val_score
 from sklearn.neighbors import NearestNeighbors
 from sklearn.neural_network import MLPClassifier
 
-from augment.validate.compare import CONFIDENCE, REPS, paired_macro_f1, refit_predictions
+from augment.validate.compare import (
+    CLASSIFIER_THREADS,
+    CONFIDENCE,
+    REPS,
+    paired_macro_f1,
+    refit_predictions,
+)
 
 Data = pd.DataFrame | np.ndarray
 
@@ -482,9 +489,22 @@ def tstr(reference_X: Data, train_X: Data, train_y: np.ndarray, test_X: Data, te
     return _macro_f1(enc_train, y_train, enc_test, y_test, is_table, seed)
 
 
+def _baseline_key(is_table: bool, enc_train: np.ndarray, y_train: np.ndarray,
+                  enc_val: np.ndarray, reps: int, seed: int) -> str:
+    """The cache key of the real-only refits' predictions: every input they depend on."""
+    import sklearn
+
+    from augment.cache import array_key
+    from augment.classifiers import utility_classifier
+
+    params = sorted(utility_classifier(is_table, seed).get_params().items())
+    return array_key("utility-baseline-1", repr(params), sklearn.__version__, np.__version__,
+                     CLASSIFIER_THREADS, reps, seed, enc_train, y_train, enc_val)
+
+
 def utility(train_X: Data, train_y: np.ndarray, syn_X: Data, syn_y: np.ndarray, val_X: Data,
-            val_y: np.ndarray, seed: int = 0, confidence: float = CONFIDENCE, reps: int = REPS
-            ) -> dict[str, Any]:
+            val_y: np.ndarray, seed: int = 0, confidence: float = CONFIDENCE, reps: int = REPS,
+            cache: str | Path | None = None) -> dict[str, Any]:
     """Macro-F1 on real validation rows of classifiers trained on synthetic, real and both.
 
     tstr_macro_f1 (train on synthetic only, as `tstr`; None unless the synthetic set has
@@ -496,7 +516,11 @@ def utility(train_X: Data, train_y: np.ndarray, syn_X: Data, syn_y: np.ndarray, 
     compare.py): the change is beyond noise when a bound excludes 0. The classifier is
     `classifiers.utility_classifier` (tables: HistGradientBoosting on encoded features;
     images: the forest on flattened pixels). F1 averages over the classes in val_y.
+    `cache`: a folder that keeps the real-only refits' predictions (augment/cache.py), so
+    the next call with the same real rows, validation rows and seeds skips those refits.
     """
+    from augment.cache import load_array, save_array
+
     is_table, (enc_train, enc_syn, enc_val) = _encoded(train_X, syn_X, val_X)
     y_train, y_syn, y_val = _labels(train_y, syn_y, val_y)
     classes = np.unique(y_val)
@@ -504,8 +528,15 @@ def utility(train_X: Data, train_y: np.ndarray, syn_X: Data, syn_y: np.ndarray, 
     def fit_predict(X: np.ndarray, y: np.ndarray, X_val: np.ndarray, seed: int) -> np.ndarray:
         return _fit_predict(X, y, X_val, is_table, seed)
 
+    key = _baseline_key(is_table, enc_train, y_train, enc_val, reps, seed) if cache else ""
+    base = load_array(cache, key) if cache else None
+    if base is not None and (base.shape != (max(reps, 1), len(y_val))
+                             or base.dtype.kind != y_train.dtype.kind):
+        base = None  # not this call's predictions: refit
     real_pred, augmented_pred = refit_predictions(fit_predict, (enc_train, y_train), (enc_syn, y_syn),
-                                                  enc_val, reps=reps, seed=seed)
+                                                  enc_val, reps=reps, seed=seed, base=base)
+    if cache and base is None:
+        save_array(cache, key, real_pred)
     change = paired_macro_f1(y_val, real_pred, augmented_pred, confidence=confidence, seed=seed)
     covered = int(np.isin(classes, y_syn).sum())
     return {
