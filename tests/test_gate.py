@@ -39,9 +39,12 @@ def counts(y) -> dict:
 
 
 def gate(real, syn: LabelledData, tmp_path, requested=None, **config):
+    """The gate of `syn` against the `real` fixture. The tests share one utility cache
+    (beside their tmp_path), so the real-only classifier is refitted once, as in the
+    validate stages of one dataset (augment/cache.py)."""
     train, holdout = real
     report = run_gate(train, syn, holdout, requested or counts(syn.y), tmp_path / "report",
-                      GateConfig(**config), target="label")
+                      GateConfig(**config), target="label", cache=tmp_path.parent / "refits")
     return report, " | ".join(report.failures)
 
 
@@ -175,11 +178,12 @@ def test_images_pass_real_and_fail_out_of_range(tmp_path):
     train = LabelledData(ds.X[:900], ds.y[:900])
     holdout = LabelledData(ds.X[900:1300], ds.y[900:1300])
     syn = LabelledData(ds.X[1300:], ds.y[1300:])
-    summary = run_gate(train, syn, holdout, counts(syn.y), tmp_path / "ok")
+    summary = run_gate(train, syn, holdout, counts(syn.y), tmp_path / "ok", cache=tmp_path / "c")
     assert summary.passed, summary.failures
     bad = syn.X.copy()
     bad[:30] = 40  # brighter than any real pixel
-    summary = run_gate(train, LabelledData(bad, syn.y), holdout, counts(syn.y), tmp_path / "bad")
+    summary = run_gate(train, LabelledData(bad, syn.y), holdout, counts(syn.y), tmp_path / "bad",
+                       cache=tmp_path / "c")
     assert not summary.passed
     assert "expect_column_values_to_be_between" in " ".join(summary.failures)
 
