@@ -1,6 +1,6 @@
 """Diffusion samplers on tables: rows per second, Adult TSTR and breast_cancer gate passes.
 
-    python -m bench.sampler [--variants ddim:25 ddim:10 dpm++2m:12 dpm++2m:15]
+    python -m bench.sampler [--variants ddim:25 ddim:10 dpm++2m:12 dpm++2m:15 ddim:25:0.2-0.8]
 
 - Adult (stratified 70/30): one diffusion fit at the defaults; per variant, TSTR macro-F1
   of a class-balanced synthetic set (sample seeds 1 and 2) and the best of 3 timed
@@ -10,9 +10,9 @@
 - breast_cancer (bench.gate_catch's split and balance policy): fits with seeds 0-2, each
   variant's rows gated exactly as the validate stage does.
 
-A variant changes only how a fitted model samples (`sampler`, `ddim_steps`), so every
-variant reads the same fits. Writes bench/results/sampler.json with the machine's cores
-and load.
+A variant changes only how a fitted model samples (`sampler`, `ddim_steps`,
+`guidance_interval`), so every variant reads the same fits. Writes
+bench/results/sampler.json (or --out) with the machine's cores and load.
 """
 
 from __future__ import annotations
@@ -39,18 +39,23 @@ VARIANTS = ("ddim:25", "ddim:10", "dpm++2m:10", "dpm++2m:12", "dpm++2m:15")
 TIMED_ROWS = 20_000
 
 
-def parse_variant(variant: str) -> tuple[str, int]:
-    """("sampler", steps) of "SAMPLER:STEPS"; ValueError otherwise."""
-    sampler, _, steps = variant.partition(":")
-    if not steps.isdigit():
-        raise ValueError(f"a variant is SAMPLER:STEPS, got {variant!r}")
-    return sampler, int(steps)
+def parse_variant(variant: str) -> dict:
+    """The diffusion config fields of "SAMPLER:STEPS[:LOW-HIGH]" (LOW-HIGH: the guidance
+    interval, noise levels t/T); ValueError otherwise."""
+    sampler, _, rest = variant.partition(":")
+    steps, _, interval = rest.partition(":")
+    low, _, high = interval.partition("-")
+    try:
+        fields = {"sampler": sampler, "ddim_steps": int(steps),
+                  "guidance_interval": (float(low), float(high)) if interval else (0.0, 1.0)}
+    except ValueError:
+        raise ValueError(f"a variant is SAMPLER:STEPS[:LOW-HIGH], got {variant!r}") from None
+    return fields
 
 
 def with_sampler(gen, variant: str):
-    """`gen` sampling with `variant` ("sampler:steps"); the fitted weights are kept."""
-    sampler, steps = parse_variant(variant)
-    gen.config = dataclasses.replace(gen.config, sampler=sampler, ddim_steps=steps)
+    """`gen` sampling with `variant` (see parse_variant); the fitted weights are kept."""
+    gen.config = dataclasses.replace(gen.config, **parse_variant(variant))
     return gen
 
 
@@ -103,21 +108,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--out", type=Path, default=RESULTS, help=f"JSON file (default {RESULTS})")
     args = parser.parse_args()
     for variant in args.variants:  # a bad variant fails here, before any fit
         try:
-            sampler, steps = parse_variant(variant)
+            fields = parse_variant(variant)
         except ValueError as err:
             parser.error(str(err))
-        get_generator("diffusion", sampler=sampler, ddim_steps=steps)
+        get_generator("diffusion", **fields)
     result = {"machine": machine(), "adult": adult(args.variants),
               "breast_cancer": breast_cancer(args.variants, tuple(args.seeds))}
     passes = {v: sum(r["gate_passed"] for r in result["breast_cancer"] if r["variant"] == v)
               for v in args.variants}
     result["breast_cancer_passes"] = passes
     print("breast_cancer gate passes:", passes)
-    write_json(RESULTS, result)
-    print(f"wrote {RESULTS}")
+    write_json(args.out, result)
+    print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":

@@ -82,3 +82,34 @@ def test_dpm_sampler_samples_exact_counts_reproducibly():
     assert {c: int((y1 == c).sum()) for c in counts} == counts
     with pytest.raises(ConfigError, match=r"diffusion.sampler must be one of .*'euler'"):
         get_generator("diffusion", sampler="euler")
+
+
+def test_guidance_only_inside_its_interval():
+    """Steps whose noise level t/T lies outside `guidance_interval` make one conditional
+    pass instead of two; no step inside it samples as an unguided model does."""
+    import dataclasses
+
+    ds = load_dataset("builtin:iris")
+    gen = get_generator("diffusion", ddim_steps=10, epochs=2, min_steps=0, progress="never",
+                        seed=0).fit(ds.X, ds.y)
+    counts = {c: 5 for c in np.unique(ds.y).tolist()}
+    net = gen.modules_["ema"].net
+    passes: list[tuple[int, int]] = []
+    at_step = net.at_step
+    net.at_step = lambda x, t, labels: passes.append((t, len(x))) or at_step(x, t, labels)
+
+    guided = gen.sample(counts, seed=3)
+    assert [n for _, n in passes] == [30] * 10  # conditional + unconditional at every step
+    passes.clear()
+    gen.config = dataclasses.replace(gen.config, guidance_interval=(0.3, 0.7))
+    gen.sample(counts, seed=3)
+    assert [n for _, n in passes] == [30 if 0.3 <= t / 1000 <= 0.7 else 15 for t, _ in passes]
+    assert 0 < sum(n == 30 for _, n in passes) < 10
+
+    gen.config = dataclasses.replace(gen.config, guidance_interval=(0.9995, 1.0))  # no step
+    outside = gen.sample(counts, seed=3)
+    gen.guidance_ = 1.0
+    unguided = gen.sample(counts, seed=3)
+    assert outside[0].equals(unguided[0]) and not outside[0].equals(guided[0])
+    with pytest.raises(ConfigError, match="guidance_interval must be"):
+        get_generator("diffusion", guidance_interval=[0.8, 0.2])
