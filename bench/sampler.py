@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from augment.errors import ConfigError
 from augment.generators import get_generator
 from augment.generators.diffusion_nets import TableDenoiser, UNet
 from augment.io import write_json
@@ -112,10 +113,9 @@ def main() -> None:
     args = parser.parse_args()
     for variant in args.variants:  # a bad variant fails here, before any fit
         try:
-            fields = parse_variant(variant)
-        except ValueError as err:
+            get_generator("diffusion", **parse_variant(variant))
+        except (ValueError, ConfigError) as err:
             parser.error(str(err))
-        get_generator("diffusion", **fields)
     result = {"machine": machine(), "adult": adult(args.variants),
               "breast_cancer": breast_cancer(args.variants, tuple(args.seeds))}
     passes = {v: sum(r["gate_passed"] for r in result["breast_cancer"] if r["variant"] == v)

@@ -528,14 +528,13 @@ def utility(train_X: Data, train_y: np.ndarray, syn_X: Data, syn_y: np.ndarray, 
     def fit_predict(X: np.ndarray, y: np.ndarray, X_val: np.ndarray, seed: int) -> np.ndarray:
         return _fit_predict(X, y, X_val, is_table, seed)
 
-    key = _baseline_key(is_table, enc_train, y_train, enc_val, reps, seed) if cache else ""
-    base = load_array(cache, key) if cache else None
-    if base is not None and (base.shape != (max(reps, 1), len(y_val))
-                             or base.dtype.kind != y_train.dtype.kind):
-        base = None  # not this call's predictions: refit
+    # The key hashes every input of the real-only refits (shapes and dtypes included), so
+    # an entry that loads is exactly their predictions [max(reps, 1), len(y_val)].
+    key = _baseline_key(is_table, enc_train, y_train, enc_val, reps, seed) if cache else None
+    base = load_array(cache, key) if key else None
     real_pred, augmented_pred = refit_predictions(fit_predict, (enc_train, y_train), (enc_syn, y_syn),
                                                   enc_val, reps=reps, seed=seed, base=base)
-    if cache and base is None:
+    if key and base is None:
         save_array(cache, key, real_pred)
     change = paired_macro_f1(y_val, real_pred, augmented_pred, confidence=confidence, seed=seed)
     covered = int(np.isin(classes, y_syn).sum())
