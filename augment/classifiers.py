@@ -60,7 +60,8 @@ class SmallCNN:
                 order = torch.randperm(len(labels), generator=rng)
                 for begin in range(0, len(order), self.batch_size):
                     idx = order[begin : begin + self.batch_size]
-                    loss = torch.nn.functional.cross_entropy(self.net_(images[idx]), labels[idx])
+                    batch, batch_labels = images.index_select(0, idx), labels.index_select(0, idx)
+                    loss = torch.nn.functional.cross_entropy(self.net_(batch), batch_labels)
                     optimizer.zero_grad()
                     loss.backward()
                     optimizer.step()

@@ -470,7 +470,8 @@ class Generator(ABC):
         for begin in range(0, len(data) - batch + 1, batch):  # drop the ragged last batch
             idx = order[begin : begin + batch]
             self._set_learning_rate(epoch * per_epoch + steps, self.epochs_ * per_epoch)
-            losses = self._train_step(data[idx].to(self.device), labels[idx].to(self.device), rng)
+            rows, row_labels = data.index_select(0, idx), labels.index_select(0, idx)
+            losses = self._train_step(rows.to(self.device), row_labels.to(self.device), rng)
             for key, value in losses.items():
                 totals[key] = totals.get(key, 0.0) + float(value)
             steps += 1

@@ -140,7 +140,8 @@ class LatentPrior(nn.Module):
 
     def forward(self, noise: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """noise [N, L] ~ N(0, I), labels [N] -> z [N, L]."""
-        return self.mean[labels] + (self.scale_tril[labels] @ noise.unsqueeze(-1)).squeeze(-1)
+        mean, scale = self.mean.index_select(0, labels), self.scale_tril.index_select(0, labels)
+        return mean + (scale @ noise.unsqueeze(-1)).squeeze(-1)
 
     @torch.no_grad()
     def set_moments(self, count: torch.Tensor, first: torch.Tensor, second: torch.Tensor
