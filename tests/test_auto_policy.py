@@ -13,7 +13,7 @@ import yaml
 from conftest import tiny_pipeline
 from sklearn.datasets import make_classification
 
-from augment.augmenter import REAL_ONLY, Augmenter, select_amount
+from augment.augmenter import REAL_ONLY, Augmenter
 from augment.cli import main as cli
 from augment.data.storage import read_split
 from augment.errors import ConfigError
@@ -47,39 +47,40 @@ def workspace(tmp_path, datasets: dict, steps: int) -> tuple[Workspace, dict]:
 
 
 def test_the_pipeline_the_cli_and_the_library_choose_alike(tmp_path):
-    """Thinned digits, where a VAE's rows clearly help: the sample stage, the CLI and
-    select_amount / the Augmenter on the same split and seed make the same choice, and
-    publish ships the chosen rows."""
+    """Thinned digits, where a VAE's rows clearly help: the sample stage (select_amount),
+    the CLI (select_amount) and the Augmenter given the same split and seed score every
+    candidate alike and make the same choice, and publish ships the chosen rows."""
     ws, params = workspace(tmp_path / "ws", THINNED_DIGITS, 300)
     message = sample(ws, "digits", "vae", params)
     selection = json.loads(ws.selection("digits", "vae").read_text())
     assert selection["helps"] and f"auto chose {selection['chosen']}" in message
+    chosen = next(c for c in selection["candidates"] if c["name"] == selection["chosen"])
+    assert chosen["low"] > 0
+    deltas = [c["delta"] for c in selection["candidates"]]
+    requested = json.loads(ws.requested("digits", "vae").read_text())
+    # the Augmenter given the same split scores and chooses alike
     model = load_generator(ws.model("digits", "vae"))
     train_split, val = read_split(ws.split("digits", "train")), read_split(ws.split("digits", "val"))
-    report = select_amount(model, (train_split.X, train_split.y), (val.X, val.y), seed=1)
-    chosen = next(c for c in report.candidates if c.name == report.chosen)
-    assert report.chosen == selection["chosen"] and chosen.low > 0
-    assert [c["delta"] for c in selection["candidates"]] == [c.delta for c in report.candidates]
-    requested = json.loads(ws.requested("digits", "vae").read_text())
-    assert requested == {str(c): n for c, n in report.counts.items()}
-    # the Augmenter given the same split chooses alike
     X = np.concatenate([train_split.X, val.X])
     y = np.concatenate([train_split.y, val.y])
     n = len(train_split.y)
     aug = Augmenter(generator=model, sampling_strategy="search", seed=1,
                     cv=[(np.arange(n), np.arange(n, len(y)))])
-    assert aug.select(X, y).chosen == report.chosen
+    report = aug.select(X, y)
+    assert report.chosen == selection["chosen"] and [c.delta for c in report.candidates] == deltas
     # the CLI on the split files, with the sample seed
     out = tmp_path / "auto.npz"
     assert cli(["sample", "--model", str(ws.model("digits", "vae")), "--auto", "--seed", "1",
                 "--real", str(ws.split("digits", "train")), "--holdout", str(ws.split("digits", "val")),
                 "--out", str(out)]) == 0
     sidecar = json.loads(out.with_name(out.name + ".selection.json").read_text())
-    assert sidecar["chosen"] == report.chosen
+    assert sidecar["chosen"] == selection["chosen"]
+    assert [c["delta"] for c in sidecar["candidates"]] == deltas
     assert json.loads(out.with_name(out.name + ".counts.json").read_text()) == requested
     # the gate records the choice; publish ships the chosen rows
     gate = run_validation(ws, "digits", "vae", params)
-    assert gate.helps and gate.selection["chosen"] == report.chosen and "Auto policy" in gate.summary()
+    assert gate.helps and gate.selection["chosen"] == selection["chosen"]
+    assert "Auto policy" in gate.summary()
     publish(ws, "digits", params)
     data = load_augmented_folder(ws.published("digits"))
     assert int(data.synthetic.sum()) == sum(requested.values())
