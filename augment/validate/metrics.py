@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import sklearn
 from scipy import linalg, stats
 from scipy.spatial.distance import cdist
 from sklearn.ensemble import HistGradientBoostingClassifier
@@ -34,6 +35,7 @@ from sklearn.model_selection import StratifiedKFold, cross_val_score
 from sklearn.neighbors import NearestNeighbors
 from sklearn.neural_network import MLPClassifier
 
+from augment.cache import array_key, load_array, save_array
 from augment.validate.compare import (
     CLASSIFIER_THREADS,
     CONFIDENCE,
@@ -492,9 +494,6 @@ def tstr(reference_X: Data, train_X: Data, train_y: np.ndarray, test_X: Data, te
 def _baseline_key(is_table: bool, enc_train: np.ndarray, y_train: np.ndarray,
                   enc_val: np.ndarray, reps: int, seed: int) -> str:
     """The cache key of the real-only refits' predictions: every input they depend on."""
-    import sklearn
-
-    from augment.cache import array_key
     from augment.classifiers import utility_classifier
 
     params = sorted(utility_classifier(is_table, seed).get_params().items())
@@ -519,8 +518,6 @@ def utility(train_X: Data, train_y: np.ndarray, syn_X: Data, syn_y: np.ndarray, 
     `cache`: a folder that keeps the real-only refits' predictions (augment/cache.py), so
     the next call with the same real rows, validation rows and seeds skips those refits.
     """
-    from augment.cache import load_array, save_array
-
     is_table, (enc_train, enc_syn, enc_val) = _encoded(train_X, syn_X, val_X)
     y_train, y_syn, y_val = _labels(train_y, syn_y, val_y)
     classes = np.unique(y_val)
